@@ -1,0 +1,718 @@
+// The threaded-code interpreter.
+//
+// A program is prepared once into an array of slots, each holding the address
+// of its handler (computed goto), its registers and its operands; helper calls
+// are bound to function pointers and lddw values resolved. Execution then
+// jumps from handler to handler with no decoding and, in the normal mode, no
+// per-instruction checks. The checked mode is the same loop instantiated with
+// region checks on every load and store and an instruction budget.
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bpfvm/vm.h"
+
+namespace bpfvm {
+
+static_assert(std::endian::native == std::endian::little, "bpfvm assumes a little-endian host");
+
+struct Interpreter::Slot {
+    const void* handler;
+    uint8_t dst;
+    uint8_t src;
+    int16_t off;
+    int32_t imm;
+};
+static_assert(sizeof(Interpreter::Slot) == 16);
+
+struct Interpreter::Impl {
+    std::vector<Slot> fast;    // normal mode
+    std::vector<Slot> checked; // checked mode
+    std::vector<HelperFn> calls; // bound helper/kfunc per call site (slot imm indexes it)
+    HelperTable helpers;         // for callx
+    std::vector<int64_t> functions;
+};
+
+namespace {
+
+using Slot = Interpreter::Slot;
+
+struct Frame {
+    const Slot* ret;
+    uint64_t r6, r7, r8, r9, r10;
+    uint64_t may_goto_left;
+};
+
+struct ExecState {
+    ExecContext ctx;
+    const Interpreter::Impl* impl = nullptr;
+    const Slot* code = nullptr;
+    uint64_t stack_lo = 0; // checked mode: the current frame's bottom
+    uint64_t stack_top = 0;
+    const uint8_t* packet = nullptr;
+    uint64_t packet_len = 0;
+    uint64_t may_goto_budget = 0;
+    uint64_t budget = 0;
+    // Fault details, filled before jumping to the fault label.
+    uint64_t fault_addr = 0;
+    uint32_t fault_size = 0;
+    bool fault_write = false;
+    bool fault_atomic = false;
+    // Result.
+    bool failed = false;
+    Error error;
+
+    void fail(const Slot* pc, std::string msg) {
+        failed = true;
+        error = Error{std::move(msg), pc - code, 0, {}};
+    }
+};
+
+bool in_region(const MemoryRegion& r, uint64_t addr, uint64_t size) {
+    return addr >= r.begin && size <= r.size && addr - r.begin <= r.size - size;
+}
+
+bool access_ok(const ExecState& st, uint64_t addr, uint64_t size, bool write) {
+    if (addr >= st.stack_lo && addr <= st.stack_top && size <= st.stack_top - addr) return true;
+    for (int i = 0; i < st.ctx.num_regions; i++) {
+        const MemoryRegion& r = st.ctx.regions[i];
+        if (in_region(r, addr, size)) return !write || r.writable;
+    }
+    return false;
+}
+
+std::string describe_fault(const ExecState& st) {
+    const char* kind = st.fault_write ? "write" : "read";
+    std::string what = fmt::format("invalid {}{} of {} byte{} at 0x{:x}", st.fault_atomic ? "atomic " : "", kind,
+                                   st.fault_size, st.fault_size == 1 ? "" : "s", st.fault_addr);
+    uint64_t a = st.fault_addr;
+    auto near = [&](uint64_t begin, uint64_t size, std::string_view name, bool writable) -> std::string {
+        uint64_t end = begin + size;
+        if (in_region(MemoryRegion{begin, size, true, name}, a, st.fault_size)) {
+            if (st.fault_write && !writable) return fmt::format(": the {} is read-only", name);
+            return {};
+        }
+        if (a < begin && begin - a <= 4096)
+            return fmt::format(": {} bytes before the {} (0x{:x}..0x{:x})", begin - a, name, begin, end);
+        if (a >= begin && a - begin < size + 4096)
+            return fmt::format(": {} past the end of the {} (0x{:x}..0x{:x}, {} bytes)",
+                               a + st.fault_size - end == 1 ? std::string("1 byte")
+                                                            : fmt::format("{} bytes", a + st.fault_size - end),
+                               name, begin, end, size);
+        return {};
+    };
+    if (st.fault_atomic && (a % st.fault_size) != 0) return what + ": atomic accesses must be aligned to their size";
+    std::string hint = near(st.stack_lo, st.stack_top - st.stack_lo, "stack", true);
+    for (int i = 0; hint.empty() && i < st.ctx.num_regions; i++) {
+        const MemoryRegion& r = st.ctx.regions[i];
+        hint = near(r.begin, r.size, r.name, r.writable);
+    }
+    if (hint.empty()) hint = ": not in the stack, the context or any memory handed to the program";
+    return what + hint;
+}
+
+template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2);
+
+// Returns the label table of an instantiation (execute called with st.code == nullptr).
+template <bool Checked> const void* const* labels_of() {
+    static const void* const* table = [] {
+        ExecState st;
+        execute<Checked>(st, 0, 0);
+        return reinterpret_cast<const void* const*>(st.fault_addr);
+    }();
+    return table;
+}
+
+#define DST regs[pc->dst]
+#define SRC regs[pc->src]
+#define IMM (pc->imm)
+#define SIMM (static_cast<uint64_t>(static_cast<int64_t>(pc->imm)))
+#define DISPATCH()                                                                                            \
+    do {                                                                                                      \
+        if constexpr (Checked) {                                                                              \
+            if (__builtin_expect(--st.budget == 0, 0)) goto L_budget;                                         \
+        }                                                                                                     \
+        goto* pc->handler;                                                                                    \
+    } while (0)
+#define NEXT()                                                                                                \
+    do {                                                                                                      \
+        ++pc;                                                                                                 \
+        DISPATCH();                                                                                           \
+    } while (0)
+#define JUMP_IF(cond)                                                                                         \
+    do {                                                                                                      \
+        if (cond) pc += pc->off;                                                                              \
+        NEXT();                                                                                               \
+    } while (0)
+#define CHECK_ACCESS(addr, size, write, atomic)                                                               \
+    do {                                                                                                      \
+        if constexpr (Checked) {                                                                              \
+            if (!access_ok(st, addr, size, write) || ((atomic) && (addr) % (size) != 0)) {                   \
+                st.fault_addr = addr;                                                                         \
+                st.fault_size = size;                                                                         \
+                st.fault_write = write;                                                                       \
+                st.fault_atomic = atomic;                                                                     \
+                goto L_fault;                                                                                 \
+            }                                                                                                 \
+        }                                                                                                     \
+    } while (0)
+
+template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2) {
+    static const void* const labels[] = {
+#define X(NAME, ...) &&L_##NAME,
+#include "bpfvm/opcodes.def"
+#undef X
+        &&L_invalid,
+        &&L_fault, // (the last two keep the fast mode from warning about unused labels)
+        &&L_budget,
+    };
+    static_assert(std::size(labels) == kNumOps + 3);
+    if (!st.code) {
+        st.fault_addr = reinterpret_cast<uint64_t>(&labels[0]);
+        return 0;
+    }
+
+    alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
+    if constexpr (Checked) std::memset(stack, 0, sizeof stack);
+    const uint64_t top = reinterpret_cast<uint64_t>(stack + sizeof stack);
+    st.stack_top = top;
+    st.stack_lo = top - kStackSize;
+
+    uint64_t regs[kNumRegs] = {};
+    regs[1] = r1;
+    regs[2] = r2;
+    regs[10] = top;
+    Frame frames[kMaxCallFrames];
+    int depth = 0;
+    uint64_t may_goto_left = st.may_goto_budget;
+    const Interpreter::Impl& impl = *st.impl;
+    const Slot* pc = st.code;
+    uint64_t call_target = 0;
+    DISPATCH();
+
+    // ALU and ALU64 ----------------------------------------------------------
+#define ALU_PLAIN(NAME, OP)                                                                                   \
+    L_##NAME##32_IMM : DST = static_cast<uint32_t>(static_cast<uint32_t>(DST) OP static_cast<uint32_t>(IMM));  \
+    NEXT();                                                                                                   \
+    L_##NAME##32_REG : DST = static_cast<uint32_t>(static_cast<uint32_t>(DST) OP static_cast<uint32_t>(SRC));  \
+    NEXT();                                                                                                   \
+    L_##NAME##64_IMM : DST = DST OP SIMM;                                                                     \
+    NEXT();                                                                                                   \
+    L_##NAME##64_REG : DST = DST OP SRC;                                                                      \
+    NEXT();
+    ALU_PLAIN(ADD, +)
+    ALU_PLAIN(SUB, -)
+    ALU_PLAIN(MUL, *)
+    ALU_PLAIN(OR, |)
+    ALU_PLAIN(AND, &)
+    ALU_PLAIN(XOR, ^)
+#undef ALU_PLAIN
+
+#define ALU_SHIFT(NAME, OP)                                                                                   \
+    L_##NAME##32_IMM : DST = static_cast<uint32_t>(static_cast<uint32_t>(DST) OP(IMM & 31));                  \
+    NEXT();                                                                                                   \
+    L_##NAME##32_REG : DST = static_cast<uint32_t>(static_cast<uint32_t>(DST) OP(SRC & 31));                  \
+    NEXT();                                                                                                   \
+    L_##NAME##64_IMM : DST = DST OP(IMM & 63);                                                                \
+    NEXT();                                                                                                   \
+    L_##NAME##64_REG : DST = DST OP(SRC & 63);                                                                \
+    NEXT();
+    ALU_SHIFT(LSH, <<)
+    ALU_SHIFT(RSH, >>)
+#undef ALU_SHIFT
+L_ARSH32_IMM:
+    DST = static_cast<uint32_t>(static_cast<int32_t>(DST) >> (IMM & 31));
+    NEXT();
+L_ARSH32_REG:
+    DST = static_cast<uint32_t>(static_cast<int32_t>(DST) >> (SRC & 31));
+    NEXT();
+L_ARSH64_IMM:
+    DST = static_cast<uint64_t>(static_cast<int64_t>(DST) >> (IMM & 63));
+    NEXT();
+L_ARSH64_REG:
+    DST = static_cast<uint64_t>(static_cast<int64_t>(DST) >> (SRC & 63));
+    NEXT();
+
+    // Division and modulo as Linux does them: x / 0 = 0, x % 0 = x, and for
+    // signed INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0.
+#define UDIVMOD(NAME, DIVISOR32, DIVISOR64)                                                                   \
+    L_DIV32_##NAME : {                                                                                        \
+        uint32_t s = DIVISOR32, d = static_cast<uint32_t>(DST);                                              \
+        DST = s ? d / s : 0;                                                                                  \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_MOD32_##NAME : {                                                                                        \
+        uint32_t s = DIVISOR32, d = static_cast<uint32_t>(DST);                                              \
+        DST = s ? d % s : d;                                                                                  \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_DIV64_##NAME : {                                                                                        \
+        uint64_t s = DIVISOR64;                                                                               \
+        DST = s ? DST / s : 0;                                                                                \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_MOD64_##NAME : {                                                                                        \
+        uint64_t s = DIVISOR64;                                                                               \
+        DST = s ? DST % s : DST;                                                                              \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_SDIV32_##NAME : {                                                                                       \
+        int32_t s = static_cast<int32_t>(DIVISOR32), d = static_cast<int32_t>(DST);                          \
+        DST = static_cast<uint32_t>(s == 0 ? 0 : s == -1 ? 0u - static_cast<uint32_t>(d) : d / s);           \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_SMOD32_##NAME : {                                                                                       \
+        int32_t s = static_cast<int32_t>(DIVISOR32), d = static_cast<int32_t>(DST);                          \
+        DST = static_cast<uint32_t>(s == 0 ? d : s == -1 ? 0 : d % s);                                       \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_SDIV64_##NAME : {                                                                                       \
+        int64_t s = static_cast<int64_t>(DIVISOR64), d = static_cast<int64_t>(DST);                          \
+        DST = s == 0 ? 0 : s == -1 ? 0 - static_cast<uint64_t>(d) : static_cast<uint64_t>(d / s);           \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_SMOD64_##NAME : {                                                                                       \
+        int64_t s = static_cast<int64_t>(DIVISOR64), d = static_cast<int64_t>(DST);                          \
+        DST = s == 0 ? static_cast<uint64_t>(d) : s == -1 ? 0 : static_cast<uint64_t>(d % s);               \
+        NEXT();                                                                                               \
+    }
+    UDIVMOD(IMM, static_cast<uint32_t>(IMM), SIMM)
+    UDIVMOD(REG, static_cast<uint32_t>(SRC), SRC)
+#undef UDIVMOD
+
+L_NEG32:
+    DST = static_cast<uint32_t>(0u - static_cast<uint32_t>(DST));
+    NEXT();
+L_NEG64:
+    DST = 0 - DST;
+    NEXT();
+L_MOV32_IMM:
+    DST = static_cast<uint32_t>(IMM);
+    NEXT();
+L_MOV32_REG:
+    DST = static_cast<uint32_t>(SRC);
+    NEXT();
+L_MOV64_IMM:
+    DST = SIMM;
+    NEXT();
+L_MOV64_REG:
+    DST = SRC;
+    NEXT();
+L_MOVSX8_32:
+    DST = static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(SRC)));
+    NEXT();
+L_MOVSX16_32:
+    DST = static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(SRC)));
+    NEXT();
+L_MOVSX8_64:
+    DST = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int8_t>(SRC)));
+    NEXT();
+L_MOVSX16_64:
+    DST = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int16_t>(SRC)));
+    NEXT();
+L_MOVSX32_64:
+    DST = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(SRC)));
+    NEXT();
+L_LE16:
+    DST = static_cast<uint16_t>(DST);
+    NEXT();
+L_LE32:
+    DST = static_cast<uint32_t>(DST);
+    NEXT();
+L_LE64:
+    NEXT();
+L_BE16:
+L_BSWAP16:
+    DST = __builtin_bswap16(static_cast<uint16_t>(DST));
+    NEXT();
+L_BE32:
+L_BSWAP32:
+    DST = __builtin_bswap32(static_cast<uint32_t>(DST));
+    NEXT();
+L_BE64:
+L_BSWAP64:
+    DST = __builtin_bswap64(DST);
+    NEXT();
+
+    // Jumps ------------------------------------------------------------------
+L_JA:
+    pc += pc->off;
+    NEXT();
+L_GOTOL:
+    pc += pc->imm;
+    NEXT();
+#define JMP(NAME, OP, T64, T32)                                                                               \
+    L_##NAME##_IMM : JUMP_IF(static_cast<T64>(DST) OP static_cast<T64>(static_cast<int64_t>(IMM)));           \
+    L_##NAME##_REG : JUMP_IF(static_cast<T64>(DST) OP static_cast<T64>(SRC));                                 \
+    L_##NAME##32_IMM : JUMP_IF(static_cast<T32>(DST) OP static_cast<T32>(IMM));                               \
+    L_##NAME##32_REG : JUMP_IF(static_cast<T32>(DST) OP static_cast<T32>(SRC));
+    JMP(JEQ, ==, uint64_t, uint32_t)
+    JMP(JNE, !=, uint64_t, uint32_t)
+    JMP(JGT, >, uint64_t, uint32_t)
+    JMP(JGE, >=, uint64_t, uint32_t)
+    JMP(JLT, <, uint64_t, uint32_t)
+    JMP(JLE, <=, uint64_t, uint32_t)
+    JMP(JSGT, >, int64_t, int32_t)
+    JMP(JSGE, >=, int64_t, int32_t)
+    JMP(JSLT, <, int64_t, int32_t)
+    JMP(JSLE, <=, int64_t, int32_t)
+#undef JMP
+L_JSET_IMM:
+    JUMP_IF((DST & SIMM) != 0);
+L_JSET_REG:
+    JUMP_IF((DST & SRC) != 0);
+L_JSET32_IMM:
+    JUMP_IF((static_cast<uint32_t>(DST) & static_cast<uint32_t>(IMM)) != 0);
+L_JSET32_REG:
+    JUMP_IF((static_cast<uint32_t>(DST) & static_cast<uint32_t>(SRC)) != 0);
+L_MAY_GOTO:
+    if (may_goto_left == 0) pc += pc->off;
+    else may_goto_left--;
+    NEXT();
+
+    // Calls ------------------------------------------------------------------
+L_CALL_HELPER:
+L_CALL_KFUNC:
+    regs[0] = impl.calls[static_cast<uint32_t>(pc->imm)](regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
+    NEXT();
+L_CALL_LOCAL:
+    call_target = static_cast<uint64_t>(pc + 1 + pc->imm - st.code);
+    goto L_do_call;
+L_CALLX: {
+    uint64_t target = DST;
+    if ((target & 0xffff'ffff'0000'0000ull) == kFuncAddressTag &&
+        std::binary_search(impl.functions.begin(), impl.functions.end(), static_cast<int64_t>(target & 0xffffffff))) {
+        call_target = target & 0xffffffff;
+        goto L_do_call;
+    }
+    const Helper* h = target <= 0xffffffff ? impl.helpers.find(static_cast<uint32_t>(target)) : nullptr;
+    if (!h) {
+        st.fail(pc, fmt::format("callx through r{} = 0x{:x}: neither a helper number nor a function address",
+                                pc->dst, target));
+        return 0;
+    }
+    regs[0] = h->fn(regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
+    NEXT();
+}
+L_do_call:
+    if (depth + 1 >= kMaxCallFrames) {
+        st.fail(pc, fmt::format("call stack too deep: more than {} frames", kMaxCallFrames));
+        return 0;
+    }
+    frames[depth] = Frame{pc + 1, regs[6], regs[7], regs[8], regs[9], regs[10], may_goto_left};
+    depth++;
+    regs[10] -= kStackSize;
+    may_goto_left = st.may_goto_budget;
+    if constexpr (Checked) st.stack_lo = regs[10] - kStackSize;
+    pc = st.code + call_target;
+    DISPATCH();
+L_EXIT:
+    if (depth == 0) return regs[0];
+    depth--;
+    pc = frames[depth].ret;
+    regs[6] = frames[depth].r6;
+    regs[7] = frames[depth].r7;
+    regs[8] = frames[depth].r8;
+    regs[9] = frames[depth].r9;
+    regs[10] = frames[depth].r10;
+    may_goto_left = frames[depth].may_goto_left;
+    if constexpr (Checked) st.stack_lo = regs[10] - kStackSize;
+    DISPATCH();
+
+    // Loads and stores -------------------------------------------------------
+L_LDDW:
+    DST = static_cast<uint32_t>(pc[0].imm) | (static_cast<uint64_t>(static_cast<uint32_t>(pc[1].imm)) << 32);
+    pc += 2;
+    DISPATCH();
+
+#define LDX(NAME, T, EXT)                                                                                     \
+    L_##NAME : {                                                                                              \
+        uint64_t addr = SRC + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), false, false);                                                          \
+        T v;                                                                                                  \
+        std::memcpy(&v, reinterpret_cast<const void*>(addr), sizeof(T));                                      \
+        DST = static_cast<uint64_t>(static_cast<EXT>(v));                                                     \
+        NEXT();                                                                                               \
+    }
+    LDX(LDX_B, uint8_t, uint64_t)
+    LDX(LDX_H, uint16_t, uint64_t)
+    LDX(LDX_W, uint32_t, uint64_t)
+    LDX(LDX_DW, uint64_t, uint64_t)
+    LDX(LDXSX_B, int8_t, int64_t)
+    LDX(LDXSX_H, int16_t, int64_t)
+    LDX(LDXSX_W, int32_t, int64_t)
+#undef LDX
+
+#define STORE(NAME, T, VALUE)                                                                                 \
+    L_##NAME : {                                                                                              \
+        uint64_t addr = DST + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), true, false);                                                           \
+        T v = static_cast<T>(VALUE);                                                                          \
+        std::memcpy(reinterpret_cast<void*>(addr), &v, sizeof(T));                                            \
+        NEXT();                                                                                               \
+    }
+    STORE(ST_B, uint8_t, IMM)
+    STORE(ST_H, uint16_t, IMM)
+    STORE(ST_W, uint32_t, IMM)
+    STORE(ST_DW, uint64_t, SIMM)
+    STORE(STX_B, uint8_t, SRC)
+    STORE(STX_H, uint16_t, SRC)
+    STORE(STX_W, uint32_t, SRC)
+    STORE(STX_DW, uint64_t, SRC)
+#undef STORE
+
+    // Legacy packet loads: r0 = ntoh(packet[off]); out of bounds ends the
+    // program with r0 = 0, as in Linux.
+#define LDPKT(NAME, T, SWAP, OFFSET)                                                                          \
+    L_##NAME : {                                                                                              \
+        int64_t o = OFFSET;                                                                                   \
+        if (o < 0 || static_cast<uint64_t>(o) + sizeof(T) > st.packet_len) return 0;                         \
+        T v;                                                                                                  \
+        std::memcpy(&v, st.packet + o, sizeof(T));                                                            \
+        regs[0] = SWAP(v);                                                                                    \
+        NEXT();                                                                                               \
+    }
+#define NOSWAP(v) (v)
+    LDPKT(LDABS_B, uint8_t, NOSWAP, IMM)
+    LDPKT(LDABS_H, uint16_t, __builtin_bswap16, IMM)
+    LDPKT(LDABS_W, uint32_t, __builtin_bswap32, IMM)
+    LDPKT(LDIND_B, uint8_t, NOSWAP, static_cast<int32_t>(static_cast<uint32_t>(SRC) + static_cast<uint32_t>(IMM)))
+    LDPKT(LDIND_H, uint16_t, __builtin_bswap16,
+          static_cast<int32_t>(static_cast<uint32_t>(SRC) + static_cast<uint32_t>(IMM)))
+    LDPKT(LDIND_W, uint32_t, __builtin_bswap32,
+          static_cast<int32_t>(static_cast<uint32_t>(SRC) + static_cast<uint32_t>(IMM)))
+#undef NOSWAP
+#undef LDPKT
+
+    // Atomics ----------------------------------------------------------------
+#define ATOMIC_RMW(W, T, NAME, FN)                                                                            \
+    L_ATOMIC##W##_##NAME : {                                                                                  \
+        uint64_t addr = DST + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), true, true);                                                            \
+        FN(reinterpret_cast<T*>(addr), static_cast<T>(SRC), __ATOMIC_SEQ_CST);                                \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_ATOMIC##W##_FETCH_##NAME : {                                                                            \
+        uint64_t addr = DST + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), true, true);                                                            \
+        SRC = FN(reinterpret_cast<T*>(addr), static_cast<T>(SRC), __ATOMIC_SEQ_CST);                          \
+        NEXT();                                                                                               \
+    }
+    ATOMIC_RMW(32, uint32_t, ADD, __atomic_fetch_add)
+    ATOMIC_RMW(32, uint32_t, OR, __atomic_fetch_or)
+    ATOMIC_RMW(32, uint32_t, AND, __atomic_fetch_and)
+    ATOMIC_RMW(32, uint32_t, XOR, __atomic_fetch_xor)
+    ATOMIC_RMW(64, uint64_t, ADD, __atomic_fetch_add)
+    ATOMIC_RMW(64, uint64_t, OR, __atomic_fetch_or)
+    ATOMIC_RMW(64, uint64_t, AND, __atomic_fetch_and)
+    ATOMIC_RMW(64, uint64_t, XOR, __atomic_fetch_xor)
+#undef ATOMIC_RMW
+#define ATOMIC_SWAPS(W, T)                                                                                    \
+    L_ATOMIC##W##_XCHG : {                                                                                    \
+        uint64_t addr = DST + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), true, true);                                                            \
+        SRC = __atomic_exchange_n(reinterpret_cast<T*>(addr), static_cast<T>(SRC), __ATOMIC_SEQ_CST);         \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_ATOMIC##W##_CMPXCHG : {                                                                                 \
+        uint64_t addr = DST + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), true, true);                                                            \
+        T expected = static_cast<T>(regs[0]);                                                                 \
+        __atomic_compare_exchange_n(reinterpret_cast<T*>(addr), &expected, static_cast<T>(SRC), false,        \
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                                      \
+        regs[0] = expected;                                                                                   \
+        NEXT();                                                                                               \
+    }
+    ATOMIC_SWAPS(32, uint32_t)
+    ATOMIC_SWAPS(64, uint64_t)
+#undef ATOMIC_SWAPS
+#define ACQ_REL(S, T)                                                                                         \
+    L_LOAD_ACQ_##S : {                                                                                        \
+        uint64_t addr = SRC + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), false, true);                                                           \
+        DST = __atomic_load_n(reinterpret_cast<const T*>(addr), __ATOMIC_ACQUIRE);                            \
+        NEXT();                                                                                               \
+    }                                                                                                         \
+    L_STORE_REL_##S : {                                                                                       \
+        uint64_t addr = DST + static_cast<int64_t>(pc->off);                                                  \
+        CHECK_ACCESS(addr, sizeof(T), true, true);                                                            \
+        __atomic_store_n(reinterpret_cast<T*>(addr), static_cast<T>(SRC), __ATOMIC_RELEASE);                  \
+        NEXT();                                                                                               \
+    }
+    ACQ_REL(B, uint8_t)
+    ACQ_REL(H, uint16_t)
+    ACQ_REL(W, uint32_t)
+    ACQ_REL(DW, uint64_t)
+#undef ACQ_REL
+
+L_invalid:
+    st.fail(pc, "execution reached the second half of an lddw");
+    return 0;
+L_fault:
+    st.fail(pc, describe_fault(st));
+    return 0;
+L_budget:
+    st.fail(pc, "instruction budget exhausted: the program ran too long (or forever)");
+    return 0;
+}
+
+#undef DST
+#undef SRC
+#undef IMM
+#undef SIMM
+#undef DISPATCH
+#undef NEXT
+#undef JUMP_IF
+#undef CHECK_ACCESS
+
+uint64_t helper_ktime_get_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t helper_get_prandom_u32(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    thread_local uint64_t state = 0x9e3779b97f4a7c15ull ^ reinterpret_cast<uint64_t>(&state);
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<uint32_t>(state);
+}
+
+uint64_t helper_get_smp_processor_id(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return 0;
+}
+
+} // namespace
+
+bool ExecContext::add_region(const MemoryRegion& region) {
+    if (num_regions >= kMaxRegions) return false;
+    regions[num_regions++] = region;
+    return true;
+}
+
+const HelperTable& default_helpers() {
+    static const HelperTable table = [] {
+        HelperTable t;
+        t.add(BPF_FUNC_ktime_get_ns, "bpf_ktime_get_ns", helper_ktime_get_ns);
+        t.add(BPF_FUNC_get_prandom_u32, "bpf_get_prandom_u32", helper_get_prandom_u32);
+        t.add(BPF_FUNC_get_smp_processor_id, "bpf_get_smp_processor_id", helper_get_smp_processor_id);
+        return t;
+    }();
+    return table;
+}
+
+Interpreter::Interpreter() = default;
+Interpreter::Interpreter(Interpreter&&) noexcept = default;
+Interpreter& Interpreter::operator=(Interpreter&&) noexcept = default;
+Interpreter::~Interpreter() = default;
+
+Result<Interpreter> Interpreter::create(const Program& program, const HelperTable& helpers,
+                                        const PrepareOptions& options) {
+    Interpreter vm;
+    vm.program_ = std::make_shared<const Program>(program);
+    auto impl = std::make_unique<Impl>();
+    impl->helpers = helpers;
+    impl->functions.assign(program.functions().begin(), program.functions().end());
+
+    const auto insns = program.insns();
+    std::vector<Slot> slots(insns.size());
+    std::vector<uint16_t> ops(insns.size(), static_cast<uint16_t>(kNumOps)); // kNumOps = invalid label
+    for (size_t i = 0; i < insns.size(); i++) {
+        const Insn& in = insns[i];
+        Slot& s = slots[i];
+        s = Slot{nullptr, in.dst, in.src, in.off, in.imm};
+        const OpInfo* info = program.op(i);
+        if (!info) continue; // second half of lddw: keeps its imm
+        ops[i] = static_cast<uint16_t>(info->op);
+        switch (info->form) {
+        case Form::Call: {
+            const Helper* h = helpers.find(static_cast<uint32_t>(in.imm));
+            if (!h)
+                return make_error(fmt::format("call to unknown helper {} (no helper with that number is available)",
+                                              static_cast<uint32_t>(in.imm)),
+                                  static_cast<int64_t>(i));
+            s.imm = static_cast<int32_t>(impl->calls.size());
+            impl->calls.push_back(h->fn);
+            break;
+        }
+        case Form::CallKfunc: {
+            const Helper* h = helpers.find_kfunc(static_cast<uint32_t>(in.imm));
+            if (!h)
+                return make_error(fmt::format("call to unknown kfunc with BTF id {}", static_cast<uint32_t>(in.imm)),
+                                  static_cast<int64_t>(i));
+            s.imm = static_cast<int32_t>(impl->calls.size());
+            impl->calls.push_back(h->fn);
+            break;
+        }
+        case Form::LdImm64: {
+            auto src = static_cast<Pseudo>(in.src);
+            uint64_t value = 0;
+            if (src == Pseudo::Imm) break;
+            if (src == Pseudo::Func) {
+                value = kFuncAddressTag | static_cast<uint64_t>(static_cast<int64_t>(i) + in.imm + 1);
+            } else {
+                if (!options.resolve_pseudo)
+                    return make_error(fmt::format("lddw with source {} ({}) needs a loader that provides maps or "
+                                                  "BTF objects; none is available here",
+                                                  in.src,
+                                                  src == Pseudo::BtfId ? "BTF id" : "map reference"),
+                                      static_cast<int64_t>(i));
+                auto v = options.resolve_pseudo(in, insns[i + 1], static_cast<int64_t>(i));
+                if (!v) return tl::unexpected(v.error());
+                value = *v;
+            }
+            s.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
+            slots[i + 1].imm = static_cast<int32_t>(static_cast<uint32_t>(value >> 32));
+            break;
+        }
+        default: break;
+        }
+    }
+    impl->fast = slots;
+    impl->checked = std::move(slots);
+    const void* const* fast_labels = labels_of<false>();
+    const void* const* checked_labels = labels_of<true>();
+    for (size_t i = 0; i < ops.size(); i++) {
+        impl->fast[i].handler = fast_labels[ops[i]];
+        impl->checked[i].handler = checked_labels[ops[i]];
+    }
+    vm.impl_ = std::move(impl);
+    return vm;
+}
+
+Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
+    ExecState st;
+    st.impl = impl_.get();
+    st.ctx.user = options.user;
+    st.ctx.checked = options.checked;
+    st.may_goto_budget = options.may_goto_budget;
+    st.budget = options.insn_budget == 0 ? 1 : options.insn_budget + 1;
+    if (options.packet.data()) {
+        st.packet = options.packet.data();
+        st.packet_len = options.packet.size();
+    } else {
+        st.packet = static_cast<const uint8_t*>(ctx);
+        st.packet_len = ctx ? ctx_size : 0;
+    }
+    if (ctx && ctx_size)
+        st.ctx.add_region(MemoryRegion{reinterpret_cast<uint64_t>(ctx), ctx_size, options.context_writable,
+                                       "context"});
+    for (const auto& r : options.regions)
+        if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
+    uint64_t r1 = reinterpret_cast<uint64_t>(ctx);
+    uint64_t r0;
+    if (options.checked) {
+        st.code = impl_->checked.data();
+        r0 = execute<true>(st, r1, ctx_size);
+    } else {
+        st.code = impl_->fast.data();
+        r0 = execute<false>(st, r1, ctx_size);
+    }
+    if (st.failed) return tl::unexpected(std::move(st.error));
+    return r0;
+}
+
+} // namespace bpfvm

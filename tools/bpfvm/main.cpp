@@ -1,0 +1,33 @@
+// bpfvm: the command.
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv, argv + argc);
+    // The conformance runner passes the plugin's options as one argument:
+    // handle it before CLI11 sees them.
+    if (args.size() >= 2 && args[1] == "conformance-plugin")
+        return bpfvm::cli::conformance_plugin({args.begin() + 2, args.end()});
+
+    CLI::App app{"bpfvm: eBPF programs in userspace: assemble, disassemble, verify and run them"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "bpfvm 0.1.0");
+    app.add_subcommand("conformance-plugin",
+                       "Run one program for the bpf_conformance runner (program as hex on stdin, memory as hex in "
+                       "the first argument, r0 printed in hex)");
+    std::vector<bpfvm::cli::Command> commands = {
+        bpfvm::cli::add_asm(app),
+        bpfvm::cli::add_disasm(app),
+        bpfvm::cli::add_run(app),
+        bpfvm::cli::add_features(app),
+    };
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    for (auto& c : commands)
+        if (c.app->parsed()) return c.run();
+    return 0;
+}
