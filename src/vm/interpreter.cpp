@@ -620,10 +620,11 @@ Result<Interpreter> Interpreter::create(const Program& program, const HelperTabl
     const auto insns = program.insns();
     std::vector<Slot> slots(insns.size());
     std::vector<uint16_t> ops(insns.size(), static_cast<uint16_t>(kNumOps)); // kNumOps = invalid label
+    for (size_t i = 0; i < insns.size(); i++)
+        slots[i] = Slot{nullptr, insns[i].dst, insns[i].src, insns[i].off, insns[i].imm};
     for (size_t i = 0; i < insns.size(); i++) {
         const Insn& in = insns[i];
         Slot& s = slots[i];
-        s = Slot{nullptr, in.dst, in.src, in.off, in.imm};
         const OpInfo* info = program.op(i);
         if (!info) continue; // second half of lddw: keeps its imm
         ops[i] = static_cast<uint16_t>(info->op);

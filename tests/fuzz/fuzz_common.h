@@ -319,7 +319,7 @@ inline size_t mutate_code(uint8_t* data, size_t size, size_t max_size, size_t co
     (void)n;
     if (code.size() > max_slots) code.resize(max_slots);
     std::vector<uint8_t> bytes = insns_to_bytes(code);
-    std::memcpy(data + code_begin, bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(data + code_begin, bytes.data(), bytes.size());
     return code_begin + bytes.size();
 }
 

@@ -72,7 +72,7 @@ struct Outcome {
 // r10) has the same address in both.
 __attribute__((noinline)) Outcome run_once(const Interpreter& vm, std::vector<uint8_t>& mem,
                                            const std::vector<uint8_t>& init, FuzzState& st, bool ctx_ro) {
-    std::memcpy(mem.data(), init.data(), init.size());
+    if (!init.empty()) std::memcpy(mem.data(), init.data(), init.size());
     std::memset(st.scratch, 0x5a, sizeof st.scratch);
     for (size_t i = 0; i < kRomSize; i++) st.rom[i] = static_cast<uint8_t>(0xf0 + i);
     RunOptions opts;
@@ -110,13 +110,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<uint8_t> init(data + 2, data + 2 + mem_len);
     size_t code_len = (size - 2 - mem_len) / 8 * 8;
     auto prog = Program::from_bytes(std::span<const uint8_t>(data + 2 + mem_len, code_len));
-    if (!prog) return 0;
+    if (!prog) {
+        if (std::getenv("BPFVM_FUZZ_VERBOSE"))
+            std::fprintf(stderr, "fuzz_interp: not a program: %s\n", prog.error().to_string().c_str());
+        return 0;
+    }
 
     static FuzzState st; // static: same address for both runs
     PrepareOptions prep;
     prep.resolve_pseudo = [](const Insn& a, const Insn& b, int64_t i) { return resolve(&st, a, b, i); };
     auto vm = Interpreter::create(*prog, fuzz_helpers(), prep);
     if (!vm) {
+        if (std::getenv("BPFVM_FUZZ_VERBOSE"))
+            std::fprintf(stderr, "fuzz_interp: not prepared: %s\n", vm.error().to_string().c_str());
         if (vm.error().message.empty()) fuzz::finding("Interpreter::create failed without a message");
         return 0;
     }
@@ -127,6 +133,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<uint8_t> mem_a = mem;
     std::vector<uint8_t> scratch_a(st.scratch, st.scratch + kScratchSize);
     Outcome b = run_once(*vm, mem, init, st, ro);
+    static const bool verbose = std::getenv("BPFVM_FUZZ_VERBOSE") != nullptr;
+    if (verbose)
+        std::fprintf(stderr, "fuzz_interp: %zu slots, %zu bytes of memory: %s\n", prog->size(), init.size(),
+                     a.ok ? ("r0 = " + std::to_string(a.r0)).c_str() : ("error: " + a.error).c_str());
 
     if (a.ok != b.ok || a.r0 != b.r0 || a.error != b.error)
         fuzz::finding("two checked runs of one program disagree:\n  run 1: " +

@@ -1,0 +1,115 @@
+#include "engines.h"
+
+#include <fmt/format.h>
+
+#include "bpfvm/elf.h"
+#include "bpfvm/vm.h"
+
+namespace bpfvm::bench {
+
+Result<Program> load_bpf_program(const EngineConfig& config, const BenchProgram& program) {
+    std::string path = config.bpf_dir + "/" + program.object_file();
+    auto object = ElfObject::open(path);
+    if (!object) return tl::unexpected(object.error());
+    auto elf_program = object->program(program.section());
+    if (!elf_program) return tl::unexpected(elf_program.error());
+    auto checked = Program::from_insns(std::move(elf_program->insns), program.section());
+    if (!checked) {
+        Error e = checked.error();
+        e.message = fmt::format("{}: section {}: {}", path, program.section(), e.message);
+        return tl::unexpected(std::move(e));
+    }
+    return checked;
+}
+
+namespace {
+
+// Native code: the C function from libbench_native, called through a pointer
+// the compiler cannot see through.
+class NativeRunner final : public Runner {
+public:
+    explicit NativeRunner(NativeFn fn) : fn_(fn) {}
+    Result<uint64_t> run(uint8_t* data, size_t len) override { return fn_(data, len); }
+    void time(benchmark::State& state, uint8_t* data, size_t len) override {
+        NativeFn fn = fn_;
+        timed_loop(state, [&] {
+            benchmark::DoNotOptimize(fn); // opaque: no inlining, no hoisting out of the loop
+            return fn(data, len);
+        });
+    }
+
+private:
+    NativeFn fn_;
+};
+
+class NativeEngine final : public Engine {
+public:
+    Result<std::unique_ptr<Runner>> prepare(const BenchProgram& program) override {
+        return std::make_unique<NativeRunner>(program.native);
+    }
+};
+
+// The interpreter, in the mode given by `options` (fast: RunOptions{}).
+class InterpreterRunner final : public Runner {
+public:
+    InterpreterRunner(Interpreter vm, RunOptions options) : vm_(std::move(vm)), options_(std::move(options)) {}
+    Result<uint64_t> run(uint8_t* data, size_t len) override { return vm_.run(data, len, options_); }
+    void time(benchmark::State& state, uint8_t* data, size_t len) override {
+        bool failed = false;
+        Error error;
+        timed_loop(state, [&]() -> uint64_t {
+            auto r = vm_.run(data, len, options_);
+            if (r) [[likely]]
+                return *r;
+            if (!failed) error = r.error();
+            failed = true;
+            return 0;
+        });
+        if (failed) state.SkipWithError(("run failed: " + error.to_string()).c_str());
+    }
+
+private:
+    Interpreter vm_;
+    RunOptions options_;
+};
+
+class InterpreterEngine final : public Engine {
+public:
+    InterpreterEngine(EngineConfig config, RunOptions options) : config_(std::move(config)), options_(std::move(options)) {}
+    Result<std::unique_ptr<Runner>> prepare(const BenchProgram& program) override {
+        auto prog = load_bpf_program(config_, program);
+        if (!prog) return tl::unexpected(prog.error());
+        auto vm = Interpreter::create(*prog);
+        if (!vm) return tl::unexpected(vm.error());
+        return std::make_unique<InterpreterRunner>(std::move(*vm), options_);
+    }
+
+private:
+    EngineConfig config_;
+    RunOptions options_;
+};
+
+RunOptions checked_mode() {
+    RunOptions o;
+    o.checked = true;
+    return o;
+}
+
+const EngineKind kEngines[] = {
+    {"native", "the program's C source compiled by the host compiler (-O2): the reference", true,
+     [](const EngineConfig&) -> Result<std::unique_ptr<Engine>> { return std::make_unique<NativeEngine>(); }},
+    {"interp", "bpfvm::Interpreter, fast mode (RunOptions{})", true,
+     [](const EngineConfig& c) -> Result<std::unique_ptr<Engine>> {
+         return std::make_unique<InterpreterEngine>(c, RunOptions{});
+     }},
+    {"interp_checked", "bpfvm::Interpreter, checked mode (every access bounds-checked)", false,
+     [](const EngineConfig& c) -> Result<std::unique_ptr<Engine>> {
+         return std::make_unique<InterpreterEngine>(c, checked_mode());
+     }},
+};
+
+} // namespace
+
+std::span<const EngineKind> engine_kinds() { return kEngines; }
+
+} // namespace bpfvm::bench

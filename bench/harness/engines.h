@@ -1,0 +1,74 @@
+// Engines: the ways the harness runs a benchmark program. Each engine is one
+// column of the report; native code is the reference the others are compared
+// with (the first column, and the result every other engine must reproduce).
+//
+// Adding an engine (a JIT, the Linux kernel through BPF_PROG_TEST_RUN):
+// implement Engine and Runner in engines.cpp and add a row to the table
+// engine_kinds() returns. The harness checks its results against native code,
+// times it and adds its ns/run and its ratio to native to the summary.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <benchmark/benchmark.h>
+
+#include "bpfvm/error.h"
+#include "bpfvm/program.h"
+#include "programs.h"
+
+namespace bpfvm::bench {
+
+// One program made runnable by one engine.
+class Runner {
+public:
+    virtual ~Runner() = default;
+    // One run with r1 = data, r2 = len: the program's return value or why the
+    // run failed.
+    virtual Result<uint64_t> run(uint8_t* data, size_t len) = 0;
+    // The timed loop: one run per iteration of `state`. Each runner writes its
+    // own loop (see timed_loop) so no virtual call is timed.
+    virtual void time(benchmark::State& state, uint8_t* data, size_t len) = 0;
+};
+
+struct EngineConfig {
+    std::string bpf_dir; // where the <name>.bpf.o objects are
+};
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+    // Loads and prepares a program; an error here fails the suite.
+    virtual Result<std::unique_ptr<Runner>> prepare(const BenchProgram& program) = 0;
+};
+
+struct EngineKind {
+    std::string_view name;        // column name, and the suffix of benchmark names
+    std::string_view description;
+    bool timed_by_default;        // in the default timing set (all engines are checked by --check)
+    // Creates the engine, or says why it is not available on this machine
+    // (for example: the kernel engine without the rights to load programs).
+    Result<std::unique_ptr<Engine>> (*create)(const EngineConfig& config);
+};
+
+// The known engines; the first is native code, the reference.
+std::span<const EngineKind> engine_kinds();
+
+// The BPF program of `program`: its object from config.bpf_dir, its section,
+// decoded and checked. For engines that run BPF code.
+Result<Program> load_bpf_program(const EngineConfig& config, const BenchProgram& program);
+
+// The loop every Runner::time uses: calls `run_once` (which returns the
+// program's result) once per iteration and keeps the result alive.
+template <typename F> void timed_loop(benchmark::State& state, F&& run_once) {
+    for (auto _ : state) {
+        uint64_t r = run_once();
+        benchmark::DoNotOptimize(r);
+    }
+}
+
+} // namespace bpfvm::bench
