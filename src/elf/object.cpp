@@ -176,8 +176,8 @@ Result<ElfProgram> ElfObject::program(std::string_view name) const {
                 return make_error(fmt::format("{}: section {}: relocation at offset {} is not on an instruction",
                                               name_, s.name, r.offset));
             size_t at = base + r.offset / sizeof(Insn);
-            Insn& insn = prog.insns[at];
-            bool is_call = insn.opcode == (BPF_JMP | BPF_CALL) && insn.src == BPF_PSEUDO_CALL;
+            const Insn original = prog.insns[at];
+            bool is_call = original.opcode == (BPF_JMP | BPF_CALL) && original.src == BPF_PSEUDO_CALL;
             if (!is_call) {
                 std::string what = sym.name.empty() ? fmt::format("section {}", sym.section) : sym.name;
                 if (const ElfSection* t = section_by_index(sym.section); t && sym.name.empty()) what = t->name;
@@ -195,12 +195,14 @@ Result<ElfProgram> ElfObject::program(std::string_view name) const {
                 prog.insns.insert(prog.insns.end(), t.begin(), t.end());
                 text_appended = true;
             }
-            int64_t callee = static_cast<int64_t>(text_base) + static_cast<int64_t>(sym.value / sizeof(Insn)) + insn.imm + 1;
+            int64_t callee =
+                static_cast<int64_t>(text_base) + static_cast<int64_t>(sym.value / sizeof(Insn)) + original.imm + 1;
             if (callee < static_cast<int64_t>(text_base) ||
                 callee >= static_cast<int64_t>(text_base + text->data.size() / sizeof(Insn)))
                 return make_error(fmt::format("{}: section {}: call at instruction {} lands outside .text", name_,
                                               s.name, r.offset / sizeof(Insn)));
-            insn.imm = static_cast<int32_t>(callee - static_cast<int64_t>(at) - 1);
+            // (prog.insns may have grown: index, do not hold a reference.)
+            prog.insns[at].imm = static_cast<int32_t>(callee - static_cast<int64_t>(at) - 1);
         }
         return {};
     };
