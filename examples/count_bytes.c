@@ -5,13 +5,13 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 
-static __attribute__((noinline)) __u64 count(const __u8 *data, __u64 len, __u8 value) {
+static __attribute__((noinline)) __u64 count_value(const __u8 *data, __u64 len, __u8 value) {
     __u64 n = 0;
     for (__u64 i = 0; i < len && i < 4096; i++)
         n += data[i] == value;
     return n;
 }
 
-SEC("count") __u64 count_zero_bytes(const __u8 *data, __u64 len) { return count(data, len, 0); }
+SEC("count") __u64 count_zero_bytes(const __u8 *data, __u64 len) { return count_value(data, len, 0); }
 
 char _license[] SEC("license") = "GPL";

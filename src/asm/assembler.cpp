@@ -359,7 +359,6 @@ bool parse_llvm_atomic_call(Cursor& c, Pending& out, Reg dst, std::string_view n
         out.insn.src = src;
         out.insn.imm = imm;
     };
-    std::string_view op;
     int implied = 0; // size from the name (xchg_64, xchg32_32, atomic64_...)
     if (name.starts_with("atomic64_")) implied = 8, name.remove_prefix(9);
     else if (name.starts_with("atomic_")) name.remove_prefix(7);
