@@ -14,12 +14,33 @@ Result<Program> load_bpf_program(const EngineConfig& config, const BenchProgram&
     auto elf_program = object->program(program.section());
     if (!elf_program) return tl::unexpected(elf_program.error());
     auto checked = Program::from_insns(std::move(elf_program->insns), program.section());
-    if (!checked) {
-        Error e = checked.error();
-        e.message = fmt::format("{}: section {}: {}", path, program.section(), e.message);
-        return tl::unexpected(std::move(e));
-    }
+    if (!checked) // "<object>: section <name>: instruction N: why"
+        return make_error(fmt::format("{}: section {}: {}", path, program.section(), checked.error().to_string()));
     return checked;
+}
+
+Result<uint64_t> count_bpf_insns(const Program& program, uint8_t* data, size_t len) {
+    auto vm = Interpreter::create(program);
+    if (!vm) return tl::unexpected(vm.error());
+    RunOptions options;
+    options.checked = true;
+    auto runs_within = [&](uint64_t budget) {
+        options.insn_budget = budget;
+        return vm->run(data, len, options).has_value();
+    };
+    // The smallest budget the run fits in is the number it executes.
+    uint64_t lo = 1, hi = 1;
+    while (!runs_within(hi)) {
+        if (hi >= (uint64_t(1) << 40)) return make_error("the program does not finish within 2^40 instructions");
+        lo = hi + 1;
+        hi *= 2;
+    }
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (runs_within(mid)) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
 }
 
 namespace {

@@ -62,6 +62,10 @@ std::span<const EngineKind> engine_kinds();
 // decoded and checked. For engines that run BPF code.
 Result<Program> load_bpf_program(const EngineConfig& config, const BenchProgram& program);
 
+// How many BPF instructions one run of `program` on the input executes (found
+// with the interpreter's instruction budget), or an error.
+Result<uint64_t> count_bpf_insns(const Program& program, uint8_t* data, size_t len);
+
 // The loop every Runner::time uses: calls `run_once` (which returns the
 // program's result) once per iteration and keeps the result alive.
 template <typename F> void timed_loop(benchmark::State& state, F&& run_once) {

@@ -31,6 +31,7 @@ namespace {
 
 struct Options {
     bool check = false;
+    bool keep_going = false; // time the programs that agree even when others do not
     bool all_engines = false;
     std::vector<std::string> engines; // empty: the defaults (timing) or all (--check)
     std::string bpf_dir;
@@ -40,6 +41,8 @@ void print_usage() {
     fmt::print("bpfvm_bench: benchmark programs run natively and by bpfvm's engines.\n\n"
                "  --check                 only check that every engine returns what native code returns\n"
                "                          (all available engines unless --engines is given), then exit\n"
+               "  --keep-going            when some programs fail the check, still time the others\n"
+               "                          (the exit status is still non-zero)\n"
                "  --engines=LIST          engines to time, comma-separated, or 'all'; native is always included\n"
                "  --bpf-dir=DIR           directory of the <program>.bpf.o objects\n"
                "                          (default: $BPFVM_BENCH_BPF_DIR, else {})\n\n"
@@ -75,6 +78,8 @@ Options take_own_flags(int& argc, char** argv) {
         std::string_view a = argv[i];
         if (a == "--check") {
             o.check = true;
+        } else if (a == "--keep-going") {
+            o.keep_going = true;
         } else if (a.starts_with("--engines=")) {
             auto list = split(a.substr(10));
             if (list.size() == 1 && list[0] == "all") o.all_engines = true;
@@ -96,7 +101,8 @@ struct Column {
 };
 
 struct Cell {
-    std::unique_ptr<Runner> runner;
+    std::unique_ptr<Runner> runner; // null when the engine could not prepare the program
+    std::string prepare_error;
     std::unique_ptr<InputBuffer> input;
 };
 
@@ -104,9 +110,12 @@ struct Row {
     const BenchProgram* program;
     Input input;
     std::vector<Cell> cells; // one per column
+    bool agrees = false;     // set by check_suite
+    uint64_t bpf_insns = 0;  // BPF instructions one run executes (0: unknown)
 };
 
 struct Suite {
+    EngineConfig config;
     std::vector<Column> columns; // [0] is native
     std::vector<Row> rows;
 };
@@ -149,15 +158,17 @@ std::vector<Column> make_columns(const Options& o, const EngineConfig& config) {
 }
 
 Suite make_suite(const Options& o) {
-    EngineConfig config{o.bpf_dir};
     Suite suite;
-    suite.columns = make_columns(o, config);
+    suite.config.bpf_dir = o.bpf_dir;
+    suite.columns = make_columns(o, suite.config);
     for (const auto& p : bench_programs()) {
         Row row{&p, p.make_input(), {}};
         for (auto& col : suite.columns) {
-            auto runner = col.engine->prepare(p);
-            if (!runner) die(fmt::format("{}: engine {}: {}", p.name, col.kind->name, runner.error().to_string()));
-            row.cells.push_back(Cell{std::move(*runner), std::make_unique<InputBuffer>(row.input)});
+            Cell cell;
+            cell.input = std::make_unique<InputBuffer>(row.input);
+            if (auto runner = col.engine->prepare(p)) cell.runner = std::move(*runner);
+            else cell.prepare_error = runner.error().to_string();
+            row.cells.push_back(std::move(cell));
         }
         suite.rows.push_back(std::move(row));
     }
@@ -169,14 +180,16 @@ Suite make_suite(const Options& o) {
 // Returns whether everything agreed; prints every disagreement.
 bool check_suite(Suite& suite, bool verbose) {
     bool ok = true;
+    std::vector<std::string> problems; // of the current row, printed after its line
     auto fail = [&](const std::string& msg) {
-        std::fflush(stdout);
-        fmt::print(stderr, "bpfvm_bench: MISMATCH: {}\n", msg);
+        problems.push_back(msg);
         ok = false;
     };
     for (auto& row : suite.rows) {
         std::string_view name = row.program->name;
+        problems.clear();
         std::vector<std::string> shown;
+        if (!row.cells[0].runner) die(fmt::format("{}: native: {}", name, row.cells[0].prepare_error));
         auto ref = row.cells[0].runner->run(row.cells[0].input->data(), row.cells[0].input->size());
         if (!ref) die(fmt::format("{}: native run failed: {}", name, ref.error().to_string()));
         bool row_ok = true;
@@ -189,6 +202,12 @@ bool check_suite(Suite& suite, bool verbose) {
         shown.push_back(fmt::format("native=0x{:x}", *ref));
         for (size_t c = 1; c < row.cells.size(); c++) {
             std::string_view engine = suite.columns[c].kind->name;
+            if (!row.cells[c].runner) {
+                fail(fmt::format("{}: {} cannot load it: {}", name, engine, row.cells[c].prepare_error));
+                shown.push_back(fmt::format("{}=(not loaded)", engine));
+                row_ok = false;
+                continue;
+            }
             auto r = row.cells[c].runner->run(row.cells[c].input->data(), row.cells[c].input->size());
             if (!r) {
                 fail(fmt::format("{}: {} failed: {}", name, engine, r.error().to_string()));
@@ -201,11 +220,14 @@ bool check_suite(Suite& suite, bool verbose) {
             }
             if (*r != *ref || verbose) shown.push_back(fmt::format("{}=0x{:x}", engine, *r));
         }
+        row.agrees = row_ok;
         if (verbose) {
             std::string line;
             for (const auto& s : shown) line += " " + s;
             fmt::print("{:<14} {}{}\n", name, row_ok ? "ok  " : "FAIL", line);
+            std::fflush(stdout);
         }
+        for (const auto& p : problems) fmt::print(stderr, "bpfvm_bench: FAIL: {}\n", p);
     }
     return ok;
 }
@@ -218,12 +240,14 @@ public:
     bool ReportContext(const Context& context) override { return display_->ReportContext(context); }
     void ReportRuns(const std::vector<Run>& runs) override {
         for (const Run& r : runs) {
-            if (r.run_type != Run::RT_Iteration) continue;
             if (r.error_occurred) {
                 errors_.push_back(r.benchmark_name() + ": " + r.error_message);
                 continue;
             }
-            ns_[r.run_name.function_name].push_back(r.GetAdjustedCPUTime() * ns_per_unit(r.time_unit));
+            double ns = r.GetAdjustedCPUTime() * ns_per_unit(r.time_unit);
+            // With --benchmark_report_aggregates_only only the aggregates come here.
+            if (r.run_type == Run::RT_Iteration) ns_[r.run_name.function_name].push_back(ns);
+            else if (r.aggregate_name == "median") median_[r.run_name.function_name] = ns;
         }
         display_->ReportRuns(runs);
     }
@@ -231,6 +255,7 @@ public:
 
     // Median over repetitions; NAN when the benchmark did not run.
     double ns(const std::string& name) const {
+        if (auto m = median_.find(name); m != median_.end()) return m->second;
         auto it = ns_.find(name);
         if (it == ns_.end() || it->second.empty()) return NAN;
         auto v = it->second;
@@ -253,6 +278,7 @@ private:
 
     benchmark::BenchmarkReporter* display_;
     std::map<std::string, std::vector<double>> ns_;
+    std::map<std::string, double> median_;
     std::vector<std::string> errors_;
 };
 
@@ -263,21 +289,23 @@ std::string benchmark_name(const Row& row, const Column& col) {
 // The table: ns/run per engine, then each engine's ratio to native, then the
 // geometric mean of each ratio column (over the programs that ran in both).
 void print_summary(const Suite& suite, const SummaryReporter& results, std::FILE* out) {
-    std::vector<std::string> header{"program"};
+    const size_t engines = suite.columns.size();
+    std::vector<std::string> header{"program", "BPF insns"};
     for (const auto& col : suite.columns) header.push_back(fmt::format("{} ns", col.kind->name));
-    for (size_t c = 1; c < suite.columns.size(); c++)
-        header.push_back(fmt::format("{}/native", suite.columns[c].kind->name));
+    for (size_t c = 1; c < engines; c++) header.push_back(fmt::format("{}/native", suite.columns[c].kind->name));
+    for (size_t c = 1; c < engines; c++) header.push_back(fmt::format("{} ns/insn", suite.columns[c].kind->name));
 
     std::vector<std::vector<std::string>> table;
-    std::vector<double> log_sum(suite.columns.size(), 0.0);
-    std::vector<int> count(suite.columns.size(), 0);
+    std::vector<double> log_sum(engines, 0.0);
+    std::vector<int> count(engines, 0);
     for (const auto& row : suite.rows) {
         std::vector<double> ns;
         for (const auto& col : suite.columns) ns.push_back(results.ns(benchmark_name(row, col)));
         bool any = false;
         for (double v : ns) any |= !std::isnan(v);
         if (!any) continue; // filtered out
-        std::vector<std::string> line{std::string(row.program->name)};
+        std::vector<std::string> line{std::string(row.program->name),
+                                      row.bpf_insns ? fmt::format("{}", row.bpf_insns) : "-"};
         for (double v : ns) line.push_back(std::isnan(v) ? "-" : fmt::format("{:.1f}", v));
         for (size_t c = 1; c < ns.size(); c++) {
             if (std::isnan(ns[c]) || std::isnan(ns[0]) || ns[0] <= 0) {
@@ -289,13 +317,16 @@ void print_summary(const Suite& suite, const SummaryReporter& results, std::FILE
             count[c]++;
             line.push_back(fmt::format("{:.1f}x", ratio));
         }
+        for (size_t c = 1; c < ns.size(); c++)
+            line.push_back(std::isnan(ns[c]) || !row.bpf_insns ? "-" : fmt::format("{:.2f}", ns[c] / row.bpf_insns));
         table.push_back(std::move(line));
     }
     if (table.empty()) return;
-    std::vector<std::string> geo{"geomean"};
-    for (size_t c = 0; c < suite.columns.size(); c++) geo.emplace_back("");
-    for (size_t c = 1; c < suite.columns.size(); c++)
+    std::vector<std::string> geo{"geomean", ""};
+    for (size_t c = 0; c < engines; c++) geo.emplace_back("");
+    for (size_t c = 1; c < engines; c++)
         geo.push_back(count[c] ? fmt::format("{:.1f}x", std::exp(log_sum[c] / count[c])) : "-");
+    for (size_t c = 1; c < engines; c++) geo.emplace_back("");
     table.push_back(std::move(geo));
 
     std::vector<size_t> width(header.size());
@@ -308,7 +339,7 @@ void print_summary(const Suite& suite, const SummaryReporter& results, std::FILE
             s += i == 0 ? fmt::format(" {:<{}} |", cells[i], width[i]) : fmt::format(" {:>{}} |", cells[i], width[i]);
         fmt::print(out, "{}\n", s);
     };
-    fmt::print(out, "\nCPU time per run (ns), and each engine's time relative to native code:\n\n");
+    fmt::print(out, "\nCPU time per run (ns), each engine's time relative to native code, and per BPF instruction executed:\n\n");
     print_line(header);
     std::string rule = "|";
     for (size_t i = 0; i < width.size(); i++) rule += i == 0 ? std::string(width[i] + 1, '-') + "-|" : " " + std::string(width[i], '-') + ":|";
@@ -328,16 +359,27 @@ int run(int argc, char** argv) {
     }
 
     Suite suite = make_suite(options);
-    if (!check_suite(suite, options.check)) {
-        fmt::print(stderr, "bpfvm_bench: engines disagree with native code; not timing\n");
-        return 1;
-    }
+    bool all_agree = check_suite(suite, options.check);
     if (options.check) {
+        if (!all_agree) return 1;
         fmt::print("all {} programs agree across {} engines\n", suite.rows.size(), suite.columns.size());
         return 0;
     }
+    if (!all_agree) {
+        if (!options.keep_going) {
+            fmt::print(stderr, "bpfvm_bench: engines disagree with native code; not timing (--keep-going times "
+                               "the programs that agree)\n");
+            return 1;
+        }
+        fmt::print(stderr, "bpfvm_bench: timing only the programs that agree; exit status will be 1\n");
+    }
 
     for (auto& row : suite.rows) {
+        if (!row.agrees) continue;
+        if (auto prog = load_bpf_program(suite.config, *row.program)) {
+            InputBuffer input(row.input);
+            if (auto n = count_bpf_insns(*prog, input.data(), input.size())) row.bpf_insns = *n;
+        }
         for (size_t c = 0; c < suite.columns.size(); c++) {
             Cell* cell = &row.cells[c];
             benchmark::RegisterBenchmark(benchmark_name(row, suite.columns[c]).c_str(),
@@ -357,7 +399,13 @@ int run(int argc, char** argv) {
     print_summary(suite, reporter, console ? stdout : stderr);
     benchmark::Shutdown();
     for (const auto& e : reporter.errors()) fmt::print(stderr, "bpfvm_bench: error: {}\n", e);
-    return reporter.errors().empty() ? 0 : 1;
+    if (!all_agree) {
+        std::string failed;
+        for (const auto& row : suite.rows)
+            if (!row.agrees) failed += fmt::format(" {}", row.program->name);
+        fmt::print(stderr, "bpfvm_bench: error: not timed because engines disagree:{}\n", failed);
+    }
+    return reporter.errors().empty() && all_agree ? 0 : 1;
 }
 
 } // namespace

@@ -88,12 +88,19 @@ struct ExecContext {
     void* user = nullptr;
     bool checked = false;
     // Checked mode: make [begin, begin+size) accessible to the program for the
-    // rest of the run. Returns false when the region table is full.
-    bool add_region(const MemoryRegion& region);
+    // rest of the run. Returns false when the region table is full. In the
+    // fast mode nothing is checked and this does nothing.
+    bool add_region(const MemoryRegion& region) {
+        if (!checked) return true;
+        if (num_regions >= capacity) return false;
+        regions[num_regions++] = region;
+        return true;
+    }
 
     static constexpr int kMaxRegions = 64;
-    MemoryRegion regions[kMaxRegions];
+    MemoryRegion* regions = nullptr; // checked mode: the run's region table
     int num_regions = 0;
+    int capacity = 0;
 };
 
 // How lddw instructions with a pseudo source (maps, BTF ids) get their value:

@@ -7,6 +7,7 @@
 // per-instruction checks. The checked mode is the same loop instantiated with
 // region checks on every load and store and an instruction budget.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -587,12 +588,6 @@ uint64_t helper_get_smp_processor_id(uint64_t, uint64_t, uint64_t, uint64_t, uin
 
 } // namespace
 
-bool ExecContext::add_region(const MemoryRegion& region) {
-    if (num_regions >= kMaxRegions) return false;
-    regions[num_regions++] = region;
-    return true;
-}
-
 const HelperTable& default_helpers() {
     static const HelperTable table = [] {
         HelperTable t;
@@ -698,14 +693,18 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
         st.packet = static_cast<const uint8_t*>(ctx);
         st.packet_len = ctx ? ctx_size : 0;
     }
-    if (ctx && ctx_size)
-        st.ctx.add_region(MemoryRegion{reinterpret_cast<uint64_t>(ctx), ctx_size, options.context_writable,
-                                       "context"});
-    for (const auto& r : options.regions)
-        if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
     uint64_t r1 = reinterpret_cast<uint64_t>(ctx);
     uint64_t r0;
     if (options.checked) {
+        // Only the checked mode keeps a region table (the fast mode checks nothing).
+        std::array<MemoryRegion, ExecContext::kMaxRegions> regions;
+        st.ctx.regions = regions.data();
+        st.ctx.capacity = static_cast<int>(regions.size());
+        if (ctx && ctx_size)
+            st.ctx.add_region(MemoryRegion{reinterpret_cast<uint64_t>(ctx), ctx_size, options.context_writable,
+                                           "context"});
+        for (const auto& r : options.regions)
+            if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
         st.code = impl_->checked.data();
         r0 = execute<true>(st, r1, ctx_size);
     } else {
