@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of tests/fuzz.
 #
-#   scripts/fuzz.sh [-t SECONDS] [-b BUILD_DIR] [-j PARALLEL] [TARGET...]
+#   scripts/fuzz.sh [-t SECONDS] [-b BUILD_DIR] [-j PARALLEL] [-m] [TARGET...]
 #
-#   TARGET      fuzz_decode, fuzz_assemble, fuzz_interp (default: all three)
+#   TARGET      fuzz_decode, fuzz_assemble, fuzz_interp, fuzz_elf (default: all)
 #   -t SECONDS  how long each target fuzzes (default 600)
 #   -b DIR      the fuzz build directory (default build-fuzz in the repository)
 #   -j N        how many targets run at once (default 1)
+#   -m          afterwards, minimise each corpus (libFuzzer -merge=1)
 #   extra libFuzzer flags: FUZZ_FLAGS="-use_value_profile=1" scripts/fuzz.sh
 #
 # Configures and builds DIR (clang, -DBPFVM_FUZZ=ON, ASan+UBSan) when needed.
@@ -20,14 +21,16 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=600
 build="$repo/build-fuzz"
 parallel=1
-all_targets=(fuzz_decode fuzz_assemble fuzz_interp)
+merge=0
+all_targets=(fuzz_decode fuzz_assemble fuzz_interp fuzz_elf)
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
-while getopts "t:b:j:h" opt; do
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while getopts "t:b:j:mh" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     b) build=$(realpath -m "$OPTARG") ;;
     j) parallel=$OPTARG ;;
+    m) merge=1 ;;
     h) usage 0 ;;
     *) usage 2 ;;
   esac
@@ -43,7 +46,7 @@ if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
   echo "fuzz.sh: configuring $build"
   cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DBPFVM_FUZZ=ON -DBPFVM_SANITIZE=ON -DBPFVM_BENCH=OFF -DBPFVM_WERROR=OFF >/dev/null
+    -DBPFVM_FUZZ=ON -DBPFVM_SANITIZE=ON -DBPFVM_BENCH=OFF >/dev/null
 fi
 echo "fuzz.sh: building fuzz targets in $build"
 cmake --build "$build" --target fuzz_all -- -j"$(nproc)" >"$build/fuzz-build.log" 2>&1 || {
@@ -82,6 +85,16 @@ run_one() {
   corp=$(find "$corpus" -maxdepth 1 -type f | wc -l)
   printf '%-14s %6ss  runs %-10s cov %-6s ft %-7s corpus %-6s crashes %s%s\n' "$t" "$elapsed" "${runs:-?}" \
     "${cov:-?}" "${ft:-?}" "$corp" "$crashes" "$([ "$crashes" -gt 0 ] && echo "  -> $artifacts (log: $log)")"
+  if [ "$merge" = 1 ]; then
+    rm -rf "$corpus.min" && mkdir -p "$corpus.min"
+    if "$fuzz_dir/$t" -merge=1 -timeout=10 -rss_limit_mb=2048 "$corpus.min" "$corpus" >"$logs/$t.merge.log" 2>&1; then
+      rm -rf "$corpus" && mv "$corpus.min" "$corpus"
+      echo "$t: corpus minimised to $(find "$corpus" -maxdepth 1 -type f | wc -l) files"
+    else
+      rm -rf "$corpus.min"
+      echo "$t: corpus minimisation failed (log: $logs/$t.merge.log)" >&2
+    fi
+  fi
   [ "$crashes" -eq 0 ]
 }
 

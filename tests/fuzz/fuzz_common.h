@@ -2,6 +2,7 @@
 // trip, and an instruction-aware mutator that keeps most mutants decodable.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bpfvm/asm.h"
@@ -100,9 +102,23 @@ inline void check_all_roundtrips(std::span<const Insn> insns) {
     }
 }
 
-// A valid program's whole listing (as llvm-objdump prints it: indices, raw
-// bytes, function symbols) must reassemble to the same program.
-inline void check_listing_roundtrip(const Program& prog) {
+// Whether every slot decodes (lddw with a well-formed second half), so that a
+// listing of the slots carries all of their bits.
+inline bool listable(std::span<const Insn> insns) {
+    for (size_t i = 0; i < insns.size(); i++) {
+        const OpInfo* info = find_op(insns[i]);
+        if (!info) return false;
+        if (info->form == Form::LdImm64) {
+            if (i + 1 >= insns.size() || !valid_second_half(insns[i], insns[i + 1])) return false;
+            i++;
+        }
+    }
+    return true;
+}
+
+// A whole listing (as llvm-objdump prints it: indices, raw bytes, function
+// symbols; or bare) must reassemble to the same slots.
+inline void check_listing_roundtrip(std::span<const Insn> insns, std::span<const int64_t> functions) {
     for (Syntax syntax : {Syntax::Llvm, Syntax::Conformance}) {
         for (int variant = 0; variant < 2; variant++) {
             ListingOptions opts;
@@ -110,26 +126,28 @@ inline void check_listing_roundtrip(const Program& prog) {
             opts.raw_bytes = variant == 0;
             opts.indices = variant == 0;
             if (variant == 0)
-                for (size_t f = 0; f < prog.functions().size(); f++)
-                    opts.symbols[static_cast<uint64_t>(prog.functions()[f])] = "fn" + std::to_string(f);
-            std::string text = disassemble(prog.insns(), opts);
+                for (size_t f = 0; f < functions.size(); f++)
+                    opts.symbols[static_cast<uint64_t>(functions[f])] = "fn" + std::to_string(f);
+            std::string text = disassemble(insns, opts);
             auto back = assemble(text);
             if (!back)
-                finding(std::string("program listing does not reassemble\n  syntax: ") + syntax_name(syntax) +
+                finding(std::string("listing does not reassemble\n  syntax: ") + syntax_name(syntax) +
                         " variant " + std::to_string(variant) + "\n  error: " + back.error().to_string() +
                         "\n  listing:\n" + text);
-            bool same = back->size() == prog.size();
+            bool same = back->size() == insns.size();
             size_t diff = 0;
-            for (; same && diff < prog.size(); diff++)
-                if (!((*back)[diff] == prog.insns()[diff])) same = false;
+            for (; same && diff < insns.size(); diff++)
+                if (!((*back)[diff] == insns[diff])) same = false;
             if (!same)
-                finding(std::string("program listing reassembles to different slots\n  syntax: ") +
-                        syntax_name(syntax) + " variant " + std::to_string(variant) + "\n  sizes " +
-                        std::to_string(prog.size()) + " -> " + std::to_string(back->size()) +
-                        ", first difference at slot " + std::to_string(diff ? diff - 1 : 0) + "\n  listing:\n" + text);
+                finding(std::string("listing reassembles to different slots\n  syntax: ") + syntax_name(syntax) +
+                        " variant " + std::to_string(variant) + "\n  sizes " + std::to_string(insns.size()) +
+                        " -> " + std::to_string(back->size()) + ", first difference at slot " +
+                        std::to_string(diff ? diff - 1 : 0) + "\n  listing:\n" + text);
         }
     }
 }
+
+inline void check_listing_roundtrip(const Program& prog) { check_listing_roundtrip(prog.insns(), prog.functions()); }
 
 // ---------------------------------------------------------------------------
 // Instruction-aware mutation.
@@ -248,7 +266,6 @@ inline size_t mutate_code(uint8_t* data, size_t size, size_t max_size, size_t co
     if (code_begin > size || code_begin >= max_size) return LLVMFuzzerMutate(data, size, max_size);
     size_t max_slots = (max_size - code_begin) / 8;
     std::vector<Insn> code = insns_from_bytes(std::span<const uint8_t>(data + code_begin, size - code_begin));
-    const int64_t n = static_cast<int64_t>(code.size());
     auto pos = [&](int64_t limit) { return limit <= 0 ? 0 : static_cast<int64_t>(r() % static_cast<uint64_t>(limit)); };
     int steps = 1 + static_cast<int>(r() % 3);
     for (int s = 0; s < steps; s++) {
@@ -316,7 +333,6 @@ inline size_t mutate_code(uint8_t* data, size_t size, size_t max_size, size_t co
         }
         }
     }
-    (void)n;
     if (code.size() > max_slots) code.resize(max_slots);
     std::vector<uint8_t> bytes = insns_to_bytes(code);
     if (!bytes.empty()) std::memcpy(data + code_begin, bytes.data(), bytes.size());

@@ -4,6 +4,10 @@
 //   the memory is the context (r1 = its address, r2 = its size); the
 //   bytecode is cut to whole 8-byte slots.
 //   flags bit 0: the context is read-only (RunOptions::context_writable = false)
+//   flags bit 1: legacy packet loads read a separate copy of the memory
+//                (RunOptions::packet) instead of the context
+//   flags bit 2: no resolver for map/BTF lddw (Interpreter::create refuses them)
+//   flags bit 3: may_goto budget 0 (every may_goto jumps)
 //
 // Checked mode must confine every access to the stack, the context and the
 // regions handed to the program, so nothing here may crash or trip ASan or
@@ -71,17 +75,19 @@ struct Outcome {
 // Both runs go through here, from the same caller, so that the stack (and so
 // r10) has the same address in both.
 __attribute__((noinline)) Outcome run_once(const Interpreter& vm, std::vector<uint8_t>& mem,
-                                           const std::vector<uint8_t>& init, FuzzState& st, bool ctx_ro) {
+                                           const std::vector<uint8_t>& init, FuzzState& st, uint8_t flags) {
+    const bool ctx_ro = flags & 1;
     if (!init.empty()) std::memcpy(mem.data(), init.data(), init.size());
     std::memset(st.scratch, 0x5a, sizeof st.scratch);
     for (size_t i = 0; i < kRomSize; i++) st.rom[i] = static_cast<uint8_t>(0xf0 + i);
     RunOptions opts;
     opts.checked = true;
     opts.insn_budget = 20000;
-    opts.may_goto_budget = 100;
+    opts.may_goto_budget = (flags & 8) ? 0 : 100;
     opts.context_writable = !ctx_ro;
     opts.user = &st;
     opts.regions.push_back(MemoryRegion{reinterpret_cast<uint64_t>(st.rom), kRomSize, false, "rom"});
+    if (flags & 2) opts.packet = std::span<const uint8_t>(init.data(), init.size()); // may be empty
     auto r = vm.run(mem.empty() ? nullptr : mem.data(), init.size(), opts);
     Outcome o;
     if (r) {
@@ -118,7 +124,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     static FuzzState st; // static: same address for both runs
     PrepareOptions prep;
-    prep.resolve_pseudo = [](const Insn& a, const Insn& b, int64_t i) { return resolve(&st, a, b, i); };
+    if (!(flags & 4))
+        prep.resolve_pseudo = [](const Insn& a, const Insn& b, int64_t i) { return resolve(&st, a, b, i); };
     auto vm = Interpreter::create(*prog, fuzz_helpers(), prep);
     if (!vm) {
         if (std::getenv("BPFVM_FUZZ_VERBOSE"))
@@ -127,12 +134,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
 
+    if (flags & 4)
+        for (size_t i = 0; i < prog->size(); i++)
+            if (const OpInfo* info = prog->op(i); info && info->form == Form::LdImm64) {
+                auto src = static_cast<Pseudo>(prog->insns()[i].src);
+                if (src != Pseudo::Imm && src != Pseudo::Func)
+                    fuzz::finding("Interpreter::create accepted a map/BTF lddw without a resolver");
+            }
+
     std::vector<uint8_t> mem(init.size());
     bool ro = flags & 1;
-    Outcome a = run_once(*vm, mem, init, st, ro);
+    Outcome a = run_once(*vm, mem, init, st, flags);
     std::vector<uint8_t> mem_a = mem;
     std::vector<uint8_t> scratch_a(st.scratch, st.scratch + kScratchSize);
-    Outcome b = run_once(*vm, mem, init, st, ro);
+    Outcome b = run_once(*vm, mem, init, st, flags);
     static const bool verbose = std::getenv("BPFVM_FUZZ_VERBOSE") != nullptr;
     if (verbose)
         std::fprintf(stderr, "fuzz_interp: %zu slots, %zu bytes of memory: %s\n", prog->size(), init.size(),
