@@ -22,7 +22,7 @@ run_suite() { # run_suite NAME BUILD_DIR CMAKE_ARGS...
     echo "== $name: tests"
     local log
     log=$(mktemp)
-    ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure --timeout 900 2>&1 | tee "$log" | grep -v '^ *[0-9]*/[0-9]* Test *#.*Passed' || true
+    ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure --timeout 900 2>&1 | tee "$log" | grep -vE '^ *([0-9]+/[0-9]+ Test +#.*Passed|Start +[0-9]+:)' || true
     local summary
     summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
     rm -f "$log"
