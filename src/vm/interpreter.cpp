@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "bpfvm/vm.h"
+#include "exec_support.h"
 
 namespace bpfvm {
 
@@ -71,49 +72,6 @@ struct ExecState {
     }
 };
 
-bool in_region(const MemoryRegion& r, uint64_t addr, uint64_t size) {
-    return addr >= r.begin && size <= r.size && addr - r.begin <= r.size - size;
-}
-
-bool access_ok(const ExecState& st, uint64_t addr, uint64_t size, bool write) {
-    if (addr >= st.stack_lo && addr <= st.stack_top && size <= st.stack_top - addr) return true;
-    for (int i = 0; i < st.ctx.num_regions; i++) {
-        const MemoryRegion& r = st.ctx.regions[i];
-        if (in_region(r, addr, size)) return !write || r.writable;
-    }
-    return false;
-}
-
-std::string describe_fault(const ExecState& st) {
-    const char* kind = st.fault_write ? "write" : "read";
-    std::string what = fmt::format("invalid {}{} of {} byte{} at 0x{:x}", st.fault_atomic ? "atomic " : "", kind,
-                                   st.fault_size, st.fault_size == 1 ? "" : "s", st.fault_addr);
-    uint64_t a = st.fault_addr;
-    auto near = [&](uint64_t begin, uint64_t size, std::string_view name, bool writable) -> std::string {
-        uint64_t end = begin + size;
-        if (in_region(MemoryRegion{begin, size, true, name}, a, st.fault_size)) {
-            if (st.fault_write && !writable) return fmt::format(": the {} is read-only", name);
-            return {};
-        }
-        if (a < begin && begin - a <= 4096)
-            return fmt::format(": {} bytes before the {} (0x{:x}..0x{:x})", begin - a, name, begin, end);
-        if (a >= begin && a - begin < size + 4096)
-            return fmt::format(": {} past the end of the {} (0x{:x}..0x{:x}, {} bytes)",
-                               a + st.fault_size - end == 1 ? std::string("1 byte")
-                                                            : fmt::format("{} bytes", a + st.fault_size - end),
-                               name, begin, end, size);
-        return {};
-    };
-    if (st.fault_atomic && (a % st.fault_size) != 0) return what + ": atomic accesses must be aligned to their size";
-    std::string hint = near(st.stack_lo, st.stack_top - st.stack_lo, "stack", true);
-    for (int i = 0; hint.empty() && i < st.ctx.num_regions; i++) {
-        const MemoryRegion& r = st.ctx.regions[i];
-        hint = near(r.begin, r.size, r.name, r.writable);
-    }
-    if (hint.empty()) hint = ": not in the stack, the context or any memory handed to the program";
-    return what + hint;
-}
-
 template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2);
 
 // Returns the label table of an instantiation (execute called with st.code == nullptr).
@@ -150,7 +108,7 @@ template <bool Checked> const void* const* labels_of() {
 #define CHECK_ACCESS(addr, size, write, atomic)                                                               \
     do {                                                                                                      \
         if constexpr (Checked) {                                                                              \
-            if (!access_ok(st, addr, size, write) || ((atomic) && (addr) % (size) != 0)) {                   \
+            if (!exec::access_ok(st.ctx, st.stack_lo, st.stack_top, addr, size, write, atomic)) {            \
                 st.fault_addr = addr;                                                                         \
                 st.fault_size = size;                                                                         \
                 st.fault_write = write;                                                                       \
@@ -390,8 +348,7 @@ L_CALLX: {
     }
     const Helper* h = target <= 0xffffffff ? impl.helpers.find(static_cast<uint32_t>(target)) : nullptr;
     if (!h) {
-        st.fail(pc, fmt::format("callx through r{} = 0x{:x}: neither a helper number nor a function address",
-                                pc->dst, target));
+        st.fail(pc, exec::callx_message(pc->dst, target));
         return 0;
     }
     regs[0] = h->fn(regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
@@ -399,7 +356,7 @@ L_CALLX: {
 }
 L_do_call:
     if (depth + 1 >= kMaxCallFrames) {
-        st.fail(pc, fmt::format("call stack too deep: more than {} frames", kMaxCallFrames));
+        st.fail(pc, exec::call_depth_message());
         return 0;
     }
     frames[depth] = Frame{pc + 1, regs[6], regs[7], regs[8], regs[9], regs[10], may_goto_left};
@@ -552,10 +509,11 @@ L_invalid:
     st.fail(pc, "execution reached the second half of an lddw");
     return 0;
 L_fault:
-    st.fail(pc, describe_fault(st));
+    st.fail(pc, exec::describe_fault(exec::Fault{st.fault_addr, st.fault_size, st.fault_write, st.fault_atomic},
+                                     st.ctx, st.stack_lo, st.stack_top));
     return 0;
 L_budget:
-    st.fail(pc, "instruction budget exhausted: the program ran too long (or forever)");
+    st.fail(pc, exec::kBudgetMessage);
     return 0;
 }
 
@@ -569,9 +527,7 @@ L_budget:
 #undef CHECK_ACCESS
 
 uint64_t helper_ktime_get_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+    return exec::ktime_get_ns();
 }
 
 uint64_t helper_get_prandom_u32(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
@@ -612,59 +568,24 @@ Result<Interpreter> Interpreter::create(const Program& program, const HelperTabl
     impl->helpers = helpers;
     impl->functions.assign(program.functions().begin(), program.functions().end());
 
+    auto bindings = exec::bind(program, helpers, options);
+    if (!bindings) return tl::unexpected(bindings.error());
     const auto insns = program.insns();
     std::vector<Slot> slots(insns.size());
     std::vector<uint16_t> ops(insns.size(), static_cast<uint16_t>(kNumOps)); // kNumOps = invalid label
     for (size_t i = 0; i < insns.size(); i++)
         slots[i] = Slot{nullptr, insns[i].dst, insns[i].src, insns[i].off, insns[i].imm};
     for (size_t i = 0; i < insns.size(); i++) {
-        const Insn& in = insns[i];
-        Slot& s = slots[i];
         const OpInfo* info = program.op(i);
-        if (!info) continue; // second half of lddw: keeps its imm
+        if (!info) continue; // second half of lddw: carries the upper 32 bits
         ops[i] = static_cast<uint16_t>(info->op);
-        switch (info->form) {
-        case Form::Call: {
-            const Helper* h = helpers.find(static_cast<uint32_t>(in.imm));
-            if (!h)
-                return make_error(fmt::format("call to unknown helper {} (no helper with that number is available)",
-                                              static_cast<uint32_t>(in.imm)),
-                                  static_cast<int64_t>(i));
-            s.imm = static_cast<int32_t>(impl->calls.size());
-            impl->calls.push_back(h->fn);
-            break;
-        }
-        case Form::CallKfunc: {
-            const Helper* h = helpers.find_kfunc(static_cast<uint32_t>(in.imm));
-            if (!h)
-                return make_error(fmt::format("call to unknown kfunc with BTF id {}", static_cast<uint32_t>(in.imm)),
-                                  static_cast<int64_t>(i));
-            s.imm = static_cast<int32_t>(impl->calls.size());
-            impl->calls.push_back(h->fn);
-            break;
-        }
-        case Form::LdImm64: {
-            auto src = static_cast<Pseudo>(in.src);
-            uint64_t value = 0;
-            if (src == Pseudo::Imm) break;
-            if (src == Pseudo::Func) {
-                value = kFuncAddressTag | static_cast<uint64_t>(static_cast<int64_t>(i) + in.imm + 1);
-            } else {
-                if (!options.resolve_pseudo)
-                    return make_error(fmt::format("lddw with source {} ({}) needs a loader that provides maps or "
-                                                  "BTF objects; none is available here",
-                                                  in.src,
-                                                  src == Pseudo::BtfId ? "BTF id" : "map reference"),
-                                      static_cast<int64_t>(i));
-                auto v = options.resolve_pseudo(in, insns[i + 1], static_cast<int64_t>(i));
-                if (!v) return tl::unexpected(v.error());
-                value = *v;
-            }
-            s.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
+        if (bindings->call_target[i]) {
+            slots[i].imm = static_cast<int32_t>(impl->calls.size());
+            impl->calls.push_back(bindings->call_target[i]);
+        } else if (info->form == Form::LdImm64) {
+            uint64_t value = bindings->lddw_value[i];
+            slots[i].imm = static_cast<int32_t>(static_cast<uint32_t>(value));
             slots[i + 1].imm = static_cast<int32_t>(static_cast<uint32_t>(value >> 32));
-            break;
-        }
-        default: break;
         }
     }
     impl->fast = slots;

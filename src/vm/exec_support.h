@@ -1,0 +1,56 @@
+// What the interpreter and the JIT share: binding calls and lddw values when a
+// program is prepared, the checked mode's memory rules, and the text of the
+// errors a run stops with (so both engines report the same).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bpfvm/vm.h"
+
+namespace bpfvm::exec {
+
+// The function each call site calls, and the 64-bit value each lddw loads.
+struct Bindings {
+    std::vector<HelperFn> call_target; // per slot: helper or kfunc of a call, else nullptr
+    std::vector<uint64_t> lddw_value;  // per slot: value of an lddw, else 0
+};
+Result<Bindings> bind(const Program& program, const HelperTable& helpers, const PrepareOptions& options);
+
+inline bool in_region(const MemoryRegion& r, uint64_t addr, uint64_t size) {
+    return addr >= r.begin && size <= r.size && addr - r.begin <= r.size - size;
+}
+
+// The checked mode's rule: [addr, addr+size) lies in [stack_lo, stack_top) or
+// in one region (writable, for a write); atomics are aligned to their size.
+inline bool access_ok(const ExecContext& ctx, uint64_t stack_lo, uint64_t stack_top, uint64_t addr, uint64_t size,
+                      bool write, bool atomic) {
+    if (atomic && (addr & (size - 1)) != 0) return false;
+    if (addr >= stack_lo && addr <= stack_top && size <= stack_top - addr) return true;
+    for (int i = 0; i < ctx.num_regions; i++) {
+        const MemoryRegion& r = ctx.regions[i];
+        if (in_region(r, addr, size)) return !write || r.writable;
+    }
+    return false;
+}
+
+struct Fault {
+    uint64_t addr = 0;
+    uint32_t size = 0;
+    bool write = false;
+    bool atomic = false;
+};
+
+// "invalid read of 4 bytes at 0x...: 2 bytes past the end of the context (...)"
+std::string describe_fault(const Fault& fault, const ExecContext& ctx, uint64_t stack_lo, uint64_t stack_top);
+
+// Messages shared by the engines.
+inline constexpr const char* kBudgetMessage = "instruction budget exhausted: the program ran too long (or forever)";
+std::string call_depth_message();
+std::string callx_message(int reg, uint64_t value);
+
+// Linux's BPF_FUNC_* number of a helper the default table provides, by name.
+uint64_t ktime_get_ns();
+
+} // namespace bpfvm::exec
