@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bpfvm/asm.h"
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 #include "conformance_file.h"
 
@@ -24,22 +25,25 @@ const bpfvm::HelperTable& conformance_helpers() {
     return table;
 }
 
+enum class Engine { Interp, Jit };
+
 struct Param {
     std::filesystem::path path;
+    Engine engine;
     bool checked;
 };
 
 std::vector<Param> params() {
     std::vector<Param> out;
-    for (const auto& p : bpfvm::testing::conformance_files(bpfvm::testing::conformance_dir())) {
-        out.push_back({p, false});
-        out.push_back({p, true});
-    }
+    for (const auto& p : bpfvm::testing::conformance_files(bpfvm::testing::conformance_dir()))
+        for (Engine e : {Engine::Interp, Engine::Jit})
+            for (bool checked : {false, true}) out.push_back({p, e, checked});
     return out;
 }
 
 void PrintTo(const Param& p, std::ostream* os) {
-    *os << p.path.filename().string() << (p.checked ? " (checked)" : " (fast)");
+    *os << p.path.filename().string() << (p.engine == Engine::Jit ? " jit" : " interp")
+        << (p.checked ? " (checked)" : " (fast)");
 }
 
 class Conformance : public ::testing::TestWithParam<Param> {};
@@ -62,12 +66,22 @@ TEST_P(Conformance, Run) {
         if (!prog) return;
     }
     ASSERT_TRUE(prog) << prog.error().to_string();
-    auto vm = bpfvm::Interpreter::create(*prog, conformance_helpers());
-    ASSERT_TRUE(vm) << vm.error().to_string();
     std::vector<uint8_t> mem = c.memory;
     bpfvm::RunOptions opts;
     opts.checked = GetParam().checked;
-    auto r0 = vm->run(mem.empty() ? nullptr : mem.data(), mem.size(), opts);
+    bpfvm::Result<uint64_t> r0 = 0;
+    if (GetParam().engine == Engine::Interp) {
+        auto vm = bpfvm::Interpreter::create(*prog, conformance_helpers());
+        ASSERT_TRUE(vm) << vm.error().to_string();
+        r0 = vm->run(mem.empty() ? nullptr : mem.data(), mem.size(), opts);
+    } else {
+        if (!bpfvm::JitProgram::supported()) GTEST_SKIP() << "no JIT for this host";
+        bpfvm::JitOptions jo;
+        jo.checked = GetParam().checked;
+        auto jit = bpfvm::JitProgram::compile(*prog, conformance_helpers(), {}, jo);
+        ASSERT_TRUE(jit) << jit.error().to_string();
+        r0 = jit->run(mem.empty() ? nullptr : mem.data(), mem.size(), opts);
+    }
     if (c.error) {
         EXPECT_FALSE(r0) << "expected an error: " << *c.error;
         return;
@@ -81,7 +95,7 @@ std::string name_of(const ::testing::TestParamInfo<Param>& info) {
     std::string n = info.param.path.stem().string();
     for (char& ch : n)
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-    return n + (info.param.checked ? "_checked" : "_fast");
+    return n + (info.param.engine == Engine::Jit ? "_jit" : "_interp") + (info.param.checked ? "_checked" : "_fast");
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, Conformance, ::testing::ValuesIn(params()), name_of);

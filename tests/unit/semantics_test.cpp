@@ -1,5 +1,6 @@
-// The interpreter: the semantics of every instruction (fast and checked mode
-// must agree), calls, may_goto, callx, helpers, and the checked mode's checks.
+// The semantics of every instruction, on every engine: the interpreter and
+// the JIT, each in the fast and the checked mode, must agree. Calls,
+// may_goto, callx, helpers, and the checked mode's checks.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "bpfvm/asm.h"
 #include "bpfvm/isa.h"
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 
 using namespace bpfvm;
@@ -46,7 +48,8 @@ std::set<Op>& ops_seen() {
     return s;
 }
 
-// Assembles, runs in both modes (which must agree) and records the ops used.
+// Assembles, runs on every engine (which must agree: result or error, and
+// memory) and records the ops used. Returns the fast interpreter's result.
 Result<uint64_t> run(std::string_view text, std::vector<uint8_t> mem = {}, RunOptions opts = {}) {
     auto insns = assemble(text);
     if (!insns) return tl::unexpected(insns.error());
@@ -56,17 +59,42 @@ Result<uint64_t> run(std::string_view text, std::vector<uint8_t> mem = {}, RunOp
         if (prog->op(i)) ops_seen().insert(prog->op(i)->op);
     auto vm = Interpreter::create(*prog, test_helpers());
     if (!vm) return tl::unexpected(vm.error());
-    std::vector<uint8_t> m1 = mem, m2 = mem;
-    opts.checked = false;
-    auto fast = vm->run(m1.empty() ? nullptr : m1.data(), m1.size(), opts);
-    opts.checked = true;
-    auto checked = vm->run(m2.empty() ? nullptr : m2.data(), m2.size(), opts);
-    EXPECT_EQ(fast.has_value(), checked.has_value()) << text;
-    if (fast && checked) {
-        EXPECT_EQ(*fast, *checked) << text;
-        EXPECT_EQ(m1, m2) << text;
+    struct Outcome {
+        const char* engine;
+        Result<uint64_t> r0;
+        std::vector<uint8_t> mem;
+    };
+    std::vector<Outcome> outcomes;
+    for (bool checked : {false, true}) {
+        std::vector<uint8_t> m = mem;
+        opts.checked = checked;
+        auto r = vm->run(m.empty() ? nullptr : m.data(), m.size(), opts);
+        outcomes.push_back({checked ? "interp checked" : "interp fast", r, m});
     }
-    return fast;
+    if (JitProgram::supported()) {
+        for (bool checked : {false, true}) {
+            JitOptions jo;
+            jo.checked = checked;
+            auto jit = JitProgram::compile(*prog, test_helpers(), {}, jo);
+            EXPECT_TRUE(jit) << text << "\n" << (jit ? "" : jit.error().to_string());
+            if (!jit) continue;
+            std::vector<uint8_t> m = mem;
+            opts.checked = checked;
+            auto r = jit->run(m.empty() ? nullptr : m.data(), m.size(), opts);
+            outcomes.push_back({checked ? "jit checked" : "jit fast", r, m});
+        }
+    }
+    const Outcome& ref = outcomes[0];
+    for (const Outcome& o : outcomes) {
+        EXPECT_EQ(o.r0.has_value(), ref.r0.has_value()) << o.engine << ": " << text;
+        if (o.r0 && ref.r0) {
+            EXPECT_EQ(*o.r0, *ref.r0) << o.engine << ": " << text;
+            EXPECT_EQ(o.mem, ref.mem) << o.engine << ": " << text;
+        } else if (!o.r0 && !ref.r0) {
+            EXPECT_EQ(o.r0.error().to_string(), ref.r0.error().to_string()) << o.engine << ": " << text;
+        }
+    }
+    return ref.r0;
 }
 
 uint64_t r0_of(std::string_view text, std::vector<uint8_t> mem = {}) {
@@ -75,6 +103,7 @@ uint64_t r0_of(std::string_view text, std::vector<uint8_t> mem = {}) {
     return r ? *r : 0xdeadbeefdeadbeefull;
 }
 
+// The checked mode's verdict, which the interpreter and the JIT must agree on.
 std::string checked_error(std::string_view text, std::vector<uint8_t> mem = {}, RunOptions opts = {}) {
     auto insns = assemble(text);
     if (!insns) return "asm: " + insns.error().to_string();
@@ -83,8 +112,22 @@ std::string checked_error(std::string_view text, std::vector<uint8_t> mem = {}, 
     auto vm = Interpreter::create(*prog, test_helpers());
     if (!vm) return "create: " + vm.error().to_string();
     opts.checked = true;
-    auto r = vm->run(mem.empty() ? nullptr : mem.data(), mem.size(), opts);
-    return r ? fmt::format("ok {:#x}", *r) : r.error().to_string();
+    auto verdict = [](const Result<uint64_t>& r) { return r ? fmt::format("ok {:#x}", *r) : r.error().to_string(); };
+    std::vector<uint8_t> m = mem;
+    std::string interp = verdict(vm->run(m.empty() ? nullptr : m.data(), m.size(), opts));
+    if (JitProgram::supported()) {
+        auto jit = JitProgram::compile(*prog, test_helpers());
+        EXPECT_TRUE(jit);
+        std::vector<uint8_t> m2 = mem;
+        std::string native = verdict(jit->run(m2.empty() ? nullptr : m2.data(), m2.size(), opts));
+        // Addresses differ between the engines' stacks: compare up to the first address.
+        auto cut = [](const std::string& v) { return v.substr(0, v.find(" at 0x")); };
+        EXPECT_EQ(cut(native), cut(interp)) << "jit vs interpreter: " << text << "\n" << native << "\n" << interp;
+        if (interp.find(" at 0x") == std::string::npos) {
+            EXPECT_EQ(native, interp) << text;
+        }
+    }
+    return interp;
 }
 
 constexpr uint64_t I64_MIN = 0x8000000000000000ull;

@@ -1,0 +1,199 @@
+// JitProgram: compiling, running, reporting errors, dumping the code.
+#include <array>
+#include <cstring>
+
+#include <capstone/capstone.h>
+#include <fmt/format.h>
+
+#include "bpfvm/asm.h"
+#include "bpfvm/jit.h"
+#include "compiler.h"
+#include "jit_state.h"
+
+namespace bpfvm {
+
+struct JitProgram::Impl {
+    std::shared_ptr<const Program> program;
+    jit::CodeMemory code;
+    std::vector<uint32_t> offsets;
+    HelperTable helpers; // for callx by helper number
+    bool checked = true;
+    using Entry = uint64_t (*)(uint64_t r1, uint64_t r2, jit::JitState* state);
+    Entry entry = nullptr;
+};
+
+bool JitProgram::supported() {
+#if defined(__x86_64__)
+    return true;
+#else
+    return false;
+#endif
+}
+
+Result<JitProgram> JitProgram::compile(const Program& program, const HelperTable& helpers,
+                                       const PrepareOptions& prepare, const JitOptions& options) {
+    if (!supported()) return make_error("the JIT needs an x86-64 host; use the interpreter");
+    auto bindings = exec::bind(program, helpers, prepare);
+    if (!bindings) return tl::unexpected(bindings.error());
+    auto code = jit::compile_x86_64(program, *bindings, options);
+    if (!code) return tl::unexpected(code.error());
+    auto impl = std::make_shared<Impl>();
+    impl->program = std::make_shared<const Program>(program);
+    impl->code = std::move(code->memory);
+    impl->offsets = std::move(code->offsets);
+    impl->helpers = helpers;
+    impl->checked = options.checked;
+    impl->entry = reinterpret_cast<Impl::Entry>(impl->code.data());
+    JitProgram p;
+    p.impl_ = std::move(impl);
+    return p;
+}
+
+bool JitProgram::checked() const { return impl_->checked; }
+const Program& JitProgram::program() const { return *impl_->program; }
+std::span<const uint8_t> JitProgram::code() const { return {impl_->code.data(), impl_->code.size()}; }
+std::span<const uint32_t> JitProgram::insn_offsets() const { return impl_->offsets; }
+
+namespace {
+
+// The instruction at which the interpreter would have run out: `remaining`
+// instructions into the block starting at `start` (lddw counts once).
+int64_t budget_stop(const Program& p, int64_t start, uint64_t remaining) {
+    int64_t i = start;
+    while (remaining > 0 && static_cast<size_t>(i) < p.size()) {
+        const OpInfo* info = p.op(static_cast<size_t>(i));
+        i += info && info->form == Form::LdImm64 ? 2 : 1;
+        remaining--;
+    }
+    return i;
+}
+
+} // namespace
+
+Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
+    const Impl& impl = *impl_;
+    if (options.checked && !impl.checked)
+        return make_error("this program was compiled without the checked mode's checks: compile it with "
+                          "JitOptions::checked to run it checked");
+    jit::JitState st;
+    st.impl = &impl;
+    st.ctx.user = options.user;
+    st.ctx.checked = impl.checked;
+    st.may_goto_budget = options.may_goto_budget;
+    if (options.packet.data()) {
+        st.packet = options.packet.data();
+        st.packet_len = options.packet.size();
+    } else {
+        st.packet = static_cast<const uint8_t*>(ctx);
+        st.packet_len = ctx ? ctx_size : 0;
+    }
+    std::array<MemoryRegion, ExecContext::kMaxRegions> regions;
+    if (impl.checked) {
+        st.ctx.regions = regions.data();
+        st.ctx.capacity = static_cast<int>(regions.size());
+        std::memset(st.stack, 0, sizeof st.stack);
+        st.budget = options.insn_budget;
+        st.ctx_lo = UINT64_MAX;
+        if (ctx && ctx_size) {
+            uint64_t lo = reinterpret_cast<uint64_t>(ctx);
+            st.ctx_lo = lo;
+            for (int k = 0; k < 4; k++) {
+                uint64_t size = uint64_t(1) << k;
+                uint64_t last = ctx_size >= size ? lo + ctx_size - size : 0;
+                st.ctx_last_read[k] = last;
+                st.ctx_last_write[k] = options.context_writable ? last : 0;
+            }
+            st.ctx.add_region(MemoryRegion{lo, ctx_size, options.context_writable, "context"});
+        }
+        for (const auto& r : options.regions)
+            if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
+    }
+    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
+    if (st.error_kind == jit::kNoError) return r0;
+
+    const Program& p = *impl.program;
+    int64_t insn = st.error_insn;
+    std::string message;
+    switch (st.error_kind) {
+    case jit::kFault: {
+        uint64_t top = reinterpret_cast<uint64_t>(st.stack + sizeof st.stack);
+        message = exec::describe_fault(st.fault, st.ctx, st.fault_rbp - kStackSize, top);
+        break;
+    }
+    case jit::kBudget: {
+        // The block was charged whole: the budget before it was what is left plus its length.
+        uint64_t before = st.budget + static_cast<uint64_t>(st.error_aux);
+        insn = budget_stop(p, insn, before);
+        message = exec::kBudgetMessage;
+        break;
+    }
+    case jit::kCallDepth: message = exec::call_depth_message(); break;
+    case jit::kCallx: message = exec::callx_message(st.error_aux, st.callx_value); break;
+    default: message = fmt::format("JIT code stopped with unknown error {}", st.error_kind); break;
+    }
+    return tl::unexpected(Error{std::move(message), insn, 0, {}});
+}
+
+std::string JitProgram::dump() const {
+    const Impl& impl = *impl_;
+    const Program& p = *impl.program;
+    std::string out;
+    csh handle;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return "capstone is not available\n";
+    auto native = [&](size_t begin, size_t end) {
+        if (end <= begin) return;
+        cs_insn* insn = nullptr;
+        size_t count = cs_disasm(handle, impl.code.data() + begin, end - begin, reinterpret_cast<uint64_t>(impl.code.data()) + begin, 0, &insn);
+        for (size_t k = 0; k < count; k++)
+            out += fmt::format("    {:6x}:  {:<7} {}\n", insn[k].address - reinterpret_cast<uint64_t>(impl.code.data()),
+                               insn[k].mnemonic, insn[k].op_str);
+        if (count) cs_free(insn, count);
+    };
+    auto insns = p.insns();
+    size_t prologue_end = impl.offsets.empty() ? impl.code.size() : impl.offsets[0];
+    out += fmt::format("; {} BPF instructions, {} bytes of x86-64 code{}\n", p.size(), impl.code.size(),
+                       impl.checked ? " (checked mode)" : "");
+    if (prologue_end > 0) {
+        out += "; entry\n";
+        native(0, prologue_end);
+    }
+    for (size_t i = 0; i < insns.size(); i++) {
+        const OpInfo* info = p.op(i);
+        if (!info) continue;
+        size_t next = i + (info->form == Form::LdImm64 ? 2 : 1);
+        size_t begin = impl.offsets[i];
+        size_t end = next < insns.size() ? impl.offsets[next] : impl.code.size();
+        if (end < begin) end = begin;
+        out += fmt::format("{:>5}: {}\n", i, disassemble_insn(insns.subspan(i, next - i)));
+        native(begin, end);
+    }
+    cs_close(&handle);
+    return out;
+}
+
+} // namespace bpfvm
+
+namespace bpfvm::jit {
+
+extern "C" uint64_t bpfvm_jit_check_access(JitState* st, uint64_t addr, uint64_t packed, uint64_t rbp) {
+    uint32_t size = static_cast<uint32_t>(packed & 0xff);
+    bool write = (packed & 0x100) != 0, atomic = (packed & 0x200) != 0;
+    uint64_t top = reinterpret_cast<uint64_t>(st->stack + sizeof st->stack);
+    if (exec::access_ok(st->ctx, rbp - kStackSize, top, addr, size, write, atomic)) return 1;
+    st->fault = exec::Fault{addr, size, write, atomic};
+    st->fault_rbp = rbp;
+    return 0;
+}
+
+extern "C" uint64_t bpfvm_jit_callx_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5,
+                                           JitState* st) {
+    uint64_t v = st->callx_value;
+    const Helper* h = v <= 0xffffffffull ? st->impl->helpers.find(static_cast<uint32_t>(v)) : nullptr;
+    if (!h) {
+        st->error_kind = kCallx;
+        return 0;
+    }
+    return h->fn(r1, r2, r3, r4, r5, &st->ctx);
+}
+
+} // namespace bpfvm::jit

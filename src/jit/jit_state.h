@@ -1,0 +1,55 @@
+// The per-run state JIT code works with: r12 points to it. Generated code
+// addresses its fields by offsetof, so this is standard-layout and private.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "bpfvm/jit.h"
+#include "../vm/exec_support.h"
+
+namespace bpfvm::jit {
+
+enum ErrorKind : uint32_t {
+    kNoError = 0,
+    kFault = 1,     // checked access outside the allowed memory (fault, fault_rbp)
+    kBudget = 2,    // error_insn: first instruction of the block, error_aux: its length
+    kCallDepth = 3,
+    kCallx = 4,     // callx_value, error_aux: the register
+};
+
+struct JitState {
+    ExecContext ctx; // first: helpers get its address (r12) in r9
+    const JitProgram::Impl* impl = nullptr;
+    uint64_t entry_rsp = 0; // rsp of the entry frame, for unwinding on errors
+    uint64_t budget = 0;    // checked: instructions left
+    // Checked: the context, [ctx_lo, ctx_lo + len). ctx_last_*[k] is the
+    // highest address an access of 1 << k bytes may start at (0 when none may).
+    uint64_t ctx_lo = 0;
+    uint64_t ctx_last_read[4] = {};
+    uint64_t ctx_last_write[4] = {};
+    const uint8_t* packet = nullptr;
+    uint64_t packet_len = 0;
+    uint64_t may_goto_budget = 0;
+    uint64_t callx_value = 0;
+    uint32_t error_kind = kNoError;
+    int32_t error_insn = -1;
+    int32_t error_aux = 0;
+    uint32_t padding = 0;
+    exec::Fault fault;
+    uint64_t fault_rbp = 0;
+    // The BPF stack: 8 frames of 512 bytes; r10 of the entry function points
+    // to its end. Not initialised (the checked mode zeroes it).
+    alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
+};
+
+// Called by generated code.
+extern "C" {
+// Checked mode, slow path: 1 if [addr, addr + (packed & 0xff)) may be
+// accessed (packed bit 8: write, bit 9: atomic), else records the fault and returns 0.
+uint64_t bpfvm_jit_check_access(JitState* st, uint64_t addr, uint64_t packed, uint64_t rbp);
+// callx with a helper number (in st->callx_value).
+uint64_t bpfvm_jit_callx_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, JitState* st);
+}
+
+} // namespace bpfvm::jit

@@ -1,0 +1,951 @@
+// The x86-64 code generator (Xbyak).
+//
+// Register mapping (as Linux's JIT): r0 rax, r1 rdi, r2 rsi, r3 rdx, r4 rcx,
+// r5 r8 (helper arguments are in place), r6 rbx, r7 r13, r8 r14, r9 r15
+// (callee-saved), r10 rbp. r12 holds the JitState; r9, r10, r11 are scratch.
+//
+// Every BPF function becomes a native function. Local calls move r10 down by
+// one 512-byte frame of JitState::stack around a native call; a callee saves
+// the r6-r9 it writes. Errors (checked faults, call depth, callx, budget)
+// unwind straight to the entry frame, whose rsp is kept in the JitState.
+#include "../compiler.h"
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#define XBYAK_NO_OP_NAMES
+#include <xbyak/xbyak.h>
+#include <xbyak/xbyak_util.h>
+
+#include "../jit_state.h"
+
+namespace bpfvm::jit {
+
+namespace {
+
+using namespace Xbyak;
+
+constexpr int kStackOff = static_cast<int>(offsetof(JitState, stack));
+constexpr int kStackTopOff = kStackOff + kMaxCallFrames * kStackSize;
+
+int size_log2(int bytes) { return bytes == 1 ? 0 : bytes == 2 ? 1 : bytes == 4 ? 2 : 3; }
+
+struct FunctionInfo {
+    int64_t begin = 0, end = 0; // [begin, end)
+    uint32_t saved = 0;         // bit i: BPF r(6+i) is written here, so saved
+    bool may_goto = false;
+    bool calls = false;         // any native call in the body (helpers, functions, runtime)
+};
+
+struct Stub {
+    Label label;
+    uint32_t kind;
+    int64_t insn;
+    int32_t aux;
+};
+
+class Emitter : public CodeGenerator {
+public:
+    Emitter(size_t capacity, void* memory, const Program& program, const exec::Bindings& bindings,
+            const JitOptions& options)
+        : CodeGenerator(capacity, memory), prog_(program), insns_(program.insns()), bind_(bindings), opt_(options),
+          labels_(insns_.size()), is_target_(insns_.size(), false), block_start_(insns_.size(), false) {
+        static const bool bmi2 = util::Cpu().has(util::Cpu::tBMI2);
+        bmi2_ = bmi2;
+        std::random_device rd;
+        rng_.seed((uint64_t(rd()) << 32) | rd());
+    }
+
+    std::vector<uint32_t> offsets;
+
+    void emit_program() {
+        analyse();
+        offsets.assign(insns_.size(), 0);
+        for (size_t f = 0; f < functions_.size(); f++) emit_function(f);
+        emit_shared_stubs();
+        for (auto& s : stubs_) emit_stub(*s);
+        if (has_callx_) emit_function_table();
+    }
+
+private:
+    // ---------------------------------------------------------------- analysis
+    void analyse() {
+        auto starts = prog_.functions();
+        fn_labels_ = std::vector<Label>(starts.size());
+        for (size_t f = 0; f < starts.size(); f++) {
+            FunctionInfo fi;
+            fi.begin = starts[f];
+            fi.end = f + 1 < starts.size() ? starts[f + 1] : static_cast<int64_t>(insns_.size());
+            functions_.push_back(fi);
+        }
+        function_of_.assign(insns_.size(), 0);
+        for (size_t f = 0; f < functions_.size(); f++)
+            for (int64_t i = functions_[f].begin; i < functions_[f].end; i++) function_of_[i] = static_cast<int>(f);
+
+        for (size_t i = 0; i < insns_.size(); i++) {
+            const OpInfo* info = prog_.op(i);
+            if (!info) continue;
+            const Insn& in = insns_[i];
+            FunctionInfo& fi = functions_[function_of_[i]];
+            auto note_write = [&](int reg) {
+                if (reg >= 6 && reg <= 9) fi.saved |= 1u << (reg - 6);
+            };
+            if (info->dst.kind == FieldRule::WReg) note_write(in.dst);
+            if (info->src.kind == FieldRule::WReg) note_write(in.src);
+            if (in.dst == 10 || in.src == 10) uses_stack_ = true;
+            switch (info->form) {
+            case Form::Call: case Form::CallKfunc:
+                fi.calls = true;
+                needs_state_ = true;
+                break;
+            case Form::CallLocal: case Form::CallX:
+                fi.calls = true;
+                needs_state_ = true;
+                uses_stack_ = true;
+                if (info->form == Form::CallX) has_callx_ = true;
+                break;
+            case Form::MayGoto:
+                fi.may_goto = true;
+                needs_state_ = true;
+                break;
+            case Form::LdAbs: case Form::LdInd: needs_state_ = true; break;
+            default: break;
+            }
+            if (auto t = branch_target(*info, in, static_cast<int64_t>(i)); t && info->form != Form::LdImm64)
+                is_target_[*t] = true;
+            // Blocks (for the checked mode's budget) end after control transfers.
+            bool ends_block = info->form == Form::Ja || info->form == Form::Gotol || info->form == Form::JmpK ||
+                              info->form == Form::JmpX || info->form == Form::Exit || info->form == Form::MayGoto ||
+                              info->form == Form::Call || info->form == Form::CallKfunc ||
+                              info->form == Form::CallLocal || info->form == Form::CallX ||
+                              info->form == Form::LdAbs || info->form == Form::LdInd;
+            size_t next = i + (info->form == Form::LdImm64 ? 2 : 1);
+            if (ends_block && next < insns_.size()) block_start_[next] = true;
+        }
+        if (opt_.checked) {
+            needs_state_ = true;
+            for (auto& fi : functions_) fi.calls = true; // the slow path calls into C++
+            functions_[0].saved = 0xf; // the entry zeroes r6-r9: it saves the host's values
+        }
+        for (auto& fi : functions_) block_start_[fi.begin] = true;
+        for (size_t i = 0; i < insns_.size(); i++)
+            if (is_target_[i]) block_start_[i] = true;
+    }
+
+    // Instructions in the block starting at i (lddw counts once).
+    int32_t block_length(size_t i) const {
+        int32_t n = 0;
+        for (size_t k = i; k < insns_.size(); k++) {
+            if (k != i && block_start_[k]) break;
+            const OpInfo* info = prog_.op(k);
+            if (!info) continue;
+            n++;
+            if (info->form == Form::Exit || info->form == Form::Ja || info->form == Form::Gotol) break;
+        }
+        return n;
+    }
+
+    // ---------------------------------------------------------------- registers
+    static const Reg64& R(int bpf) {
+        static const Reg64 map[11] = {Reg64(Operand::RAX), Reg64(Operand::RDI), Reg64(Operand::RSI),
+                                      Reg64(Operand::RDX), Reg64(Operand::RCX), Reg64(Operand::R8),
+                                      Reg64(Operand::RBX), Reg64(Operand::R13), Reg64(Operand::R14),
+                                      Reg64(Operand::R15), Reg64(Operand::RBP)};
+        return map[bpf];
+    }
+    static Reg32 R32(int bpf) { return R(bpf).cvt32(); }
+    static const Reg64& scratch9() { static const Reg64 r(Operand::R9); return r; }
+    static const Reg64& scratch10() { static const Reg64 r(Operand::R10); return r; }
+    static const Reg64& scratch11() { static const Reg64 r(Operand::R11); return r; }
+    static const Reg64& state() { static const Reg64 r(Operand::R12); return r; }
+
+    Address field(size_t offset, int bits = 64) const {
+        auto disp = static_cast<uint32_t>(offset);
+        switch (bits) {
+        case 32: return dword[state() + disp];
+        default: return qword[state() + disp];
+        }
+    }
+
+    // ---------------------------------------------------------------- frames
+    struct Frame {
+        std::vector<Reg64> pushed; // in push order
+        bool counter = false;      // may_goto counter below the pushes
+        bool pad = false;          // 8 bytes to align rsp to 16
+        int counter_offset = 0;    // [rsp + counter_offset] in the body
+    };
+
+    Frame frame_for(size_t f) const {
+        const FunctionInfo& fi = functions_[f];
+        Frame fr;
+        static const int kOrder[4] = {6, 7, 8, 9};
+        if (f == 0) {
+            // The entry follows the host ABI: it saves every callee-saved
+            // register it uses, including rbp and r12.
+            if (uses_stack_) fr.pushed.push_back(Reg64(Operand::RBP));
+            if (needs_state_) fr.pushed.push_back(state());
+        }
+        for (int r : kOrder)
+            if (fi.saved & (1u << (r - 6))) fr.pushed.push_back(R(r));
+        fr.counter = fi.may_goto;
+        int slots = static_cast<int>(fr.pushed.size()) + (fr.counter ? 1 : 0);
+        // At entry rsp = 8 (mod 16); calls need 0 (mod 16) at the call.
+        fr.pad = fi.calls && (slots % 2 == 0);
+        fr.counter_offset = fr.pad ? 8 : 0;
+        return fr;
+    }
+
+    void prologue(size_t f, const Frame& fr) {
+        for (const auto& r : fr.pushed) push(r);
+        if (f == 0) {
+            if (needs_state_) mov(state(), rdx);
+            if (uses_stack_) lea(rbp, ptr[rdx + kStackTopOff]);
+            if (opt_.checked) {
+                // Registers start at 0, as in the interpreter.
+                for (int r : {0, 3, 4, 5, 6, 7, 8, 9}) xor_(R32(r), R32(r));
+            }
+        }
+        if (fr.counter) push(qword[state() + static_cast<uint32_t>(offsetof(JitState, may_goto_budget))]);
+        if (fr.pad) sub(rsp, 8);
+        if (f == 0 && needs_state_) mov(field(offsetof(JitState, entry_rsp)), rsp);
+    }
+
+    void epilogue(const Frame& fr) {
+        int drop = (fr.pad ? 8 : 0) + (fr.counter ? 8 : 0);
+        if (drop) add(rsp, drop);
+        for (auto it = fr.pushed.rbegin(); it != fr.pushed.rend(); ++it) pop(*it);
+        ret();
+    }
+
+    // ---------------------------------------------------------------- emission
+    void emit_function(size_t f) {
+        const FunctionInfo& fi = functions_[f];
+        Frame fr = frame_for(f);
+        frames_.push_back(fr);
+        L(function_label(f));
+        prologue(f, fr);
+        current_ = fr;
+        for (int64_t i = fi.begin; i < fi.end; i++) {
+            L(labels_[i]);
+            offsets[i] = static_cast<uint32_t>(getSize());
+            const OpInfo* info = prog_.op(i);
+            if (!info) continue; // lddw second half
+            if (opt_.checked && block_start_[i]) charge_budget(i);
+            emit_insn(static_cast<size_t>(i), *info, f);
+        }
+        if (f == 0) {
+            // The entry's epilogue, where errors unwind to (rsp = entry_rsp).
+            L(main_epilogue_);
+            epilogue(fr);
+        }
+    }
+
+    Label& function_label(size_t f) { return fn_labels_[f]; }
+
+    Stub& add_stub(uint32_t kind, int64_t insn, int32_t aux = 0) {
+        stubs_.push_back(std::make_unique<Stub>(Stub{Label(), kind, insn, aux}));
+        return *stubs_.back();
+    }
+
+    void charge_budget(size_t i) {
+        int32_t n = block_length(i);
+        Stub& s = add_stub(kBudget, static_cast<int64_t>(i), n);
+        sub(field(offsetof(JitState, budget)), n);
+        jb(s.label, T_NEAR);
+    }
+
+    void emit_stub(Stub& s) {
+        L(s.label);
+        mov(field(offsetof(JitState, error_insn), 32), static_cast<uint32_t>(s.insn));
+        if (s.kind == kBudget || s.kind == kCallx)
+            mov(field(offsetof(JitState, error_aux), 32), static_cast<uint32_t>(s.aux));
+        mov(field(offsetof(JitState, error_kind), 32), s.kind);
+        jmp(unwind_, T_NEAR);
+    }
+
+    void emit_shared_stubs() {
+        if (needs_state_) {
+            // Errors and legacy-packet-load failures: back to the entry frame.
+            L(unwind_);
+            mov(rsp, field(offsetof(JitState, entry_rsp)));
+            xor_(eax, eax);
+            jmp(main_epilogue_, T_NEAR);
+        }
+        if (opt_.checked) {
+            // Slow path of the access check: r11 = address, r10 = size | write << 8 | atomic << 9.
+            // Returns r10 = 1 if allowed. Keeps every BPF register and r11.
+            L(slow_check_);
+            for (int r : {0, 1, 2, 3, 4, 5}) push(R(r));
+            push(scratch11());
+            mov(rdi, state());
+            mov(rsi, scratch11());
+            mov(rdx, scratch10());
+            mov(rcx, rbp);
+            call_function(reinterpret_cast<const void*>(&bpfvm_jit_check_access));
+            mov(scratch10(), rax);
+            pop(scratch11());
+            for (int r : {5, 4, 3, 2, 1, 0}) pop(R(r));
+            ret();
+        }
+        if (has_callx_) {
+            L(callx_not_function_);
+            mov(field(offsetof(JitState, error_kind), 32), kCallx);
+            jmp(unwind_, T_NEAR);
+        }
+    }
+
+    void emit_function_table() {
+        align(8);
+        L(function_table_);
+        std::vector<int> function_at(insns_.size(), -1);
+        for (size_t f = 0; f < functions_.size(); f++) function_at[functions_[f].begin] = static_cast<int>(f);
+        for (size_t i = 0; i < insns_.size(); i++)
+            putL(function_at[i] >= 0 ? fn_labels_[function_at[i]] : callx_not_function_);
+    }
+
+    // A call to a function of the library: rel32 when the code is near, else
+    // through r11.
+    void call_function(const void* fn) {
+        mov(scratch11(), reinterpret_cast<uint64_t>(fn));
+        call(scratch11());
+    }
+
+    // ---------------------------------------------------------------- immediates
+    // An immediate, blinded when asked: returns the register holding it, or
+    // nullptr when the immediate can be encoded directly.
+    const Reg64* blinded(int64_t value) {
+        if (!opt_.blinding) return nullptr;
+        uint64_t key = rng_();
+        mov(scratch10(), static_cast<uint64_t>(value) ^ key);
+        mov(scratch9(), key);
+        xor_(scratch10(), scratch9());
+        return &scratch10();
+    }
+
+    // ---------------------------------------------------------------- memory
+    // The address of [base + off] for an access of `size` bytes: an operand for
+    // the fast mode; in the checked mode the address goes to r11 and is checked.
+    Address memory(size_t i, int base, int16_t off, int size, bool write, bool atomic) {
+        if (!opt_.checked) {
+            auto& b = R(base);
+            switch (size) {
+            case 1: return byte[b + off];
+            case 2: return word[b + off];
+            case 4: return dword[b + off];
+            default: return qword[b + off];
+            }
+        }
+        lea(scratch11(), ptr[R(base) + off]);
+        Label ok, not_stack, slow;
+        auto check_stack = [&](Label& miss) {
+            lea(scratch10(), ptr[rbp - kStackSize]);
+            cmp(scratch11(), scratch10());
+            jb(miss, T_NEAR);
+            lea(scratch10(), ptr[state() + (kStackTopOff - size)]);
+            cmp(scratch11(), scratch10());
+            jbe(ok, T_NEAR);
+        };
+        auto check_context = [&](Label& miss) {
+            cmp(scratch11(), field(offsetof(JitState, ctx_lo)));
+            jb(miss, T_NEAR);
+            size_t last = write ? offsetof(JitState, ctx_last_write) : offsetof(JitState, ctx_last_read);
+            cmp(scratch11(), field(last + 8 * static_cast<size_t>(size_log2(size))));
+            jbe(ok, T_NEAR);
+        };
+        if (!atomic) {
+            if (base == 10) {
+                check_stack(not_stack);
+                L(not_stack);
+                check_context(slow);
+            } else {
+                check_context(not_stack);
+                L(not_stack);
+                check_stack(slow);
+            }
+        }
+        L(slow);
+        mov(scratch10(), static_cast<uint32_t>(size | (write ? 0x100 : 0) | (atomic ? 0x200 : 0)));
+        call(slow_check_);
+        test(scratch10(), scratch10());
+        Stub& s = add_stub(kFault, static_cast<int64_t>(i));
+        jz(s.label, T_NEAR);
+        L(ok);
+        switch (size) {
+        case 1: return byte[scratch11()];
+        case 2: return word[scratch11()];
+        case 4: return dword[scratch11()];
+        default: return qword[scratch11()];
+        }
+    }
+
+    // ---------------------------------------------------------------- instructions
+    void jump_to(int64_t target, int cond) {
+        Label& l = labels_[target];
+        // Backward targets are known: Xbyak picks the short form when it fits.
+        LabelType t = target <= current_index_ ? T_AUTO : T_NEAR;
+        switch (cond) {
+        case -1: jmp(l, t); break;
+        case BPF_JEQ: je(l, t); break;
+        case BPF_JNE: jne(l, t); break;
+        case BPF_JGT: ja(l, t); break;
+        case BPF_JGE: jae(l, t); break;
+        case BPF_JLT: jb(l, t); break;
+        case BPF_JLE: jbe(l, t); break;
+        case BPF_JSGT: jg(l, t); break;
+        case BPF_JSGE: jge(l, t); break;
+        case BPF_JSLT: jl(l, t); break;
+        case BPF_JSLE: jle(l, t); break;
+        case BPF_JSET: jnz(l, t); break;
+        default: throw std::logic_error("bad jump condition");
+        }
+    }
+
+    void emit_alu(const Insn& in, const OpInfo& info) {
+        const bool is64 = info.size == 64;
+        const bool is_imm = info.form == Form::AluK;
+        const uint8_t op = in.opcode & 0xf0;
+        const Reg64& d64 = R(in.dst);
+        Reg32 d32 = R32(in.dst);
+        const Reg& d = is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(d32);
+        if (is_imm && opt_.blinding && op != BPF_DIV && op != BPF_MOD) {
+            // Blinded: the immediate goes through r10, and the operation takes the register form.
+            const Reg64* r = blinded(is64 ? static_cast<int64_t>(in.imm) : static_cast<int64_t>(static_cast<uint32_t>(in.imm)));
+            alu_reg(op, is64, in.dst, *r);
+            return;
+        }
+        if (!is_imm) {
+            alu_reg(op, is64, in.dst, R(in.src));
+            return;
+        }
+        const int32_t imm = in.imm;
+        switch (op) {
+        case BPF_ADD: add(d, imm); break;
+        case BPF_SUB: sub(d, imm); break;
+        case BPF_MUL: imul(d, d, imm); break;
+        case BPF_OR: or_(d, imm); break;
+        case BPF_AND:
+            if (is64) and_(d64, imm);
+            else and_(d32, static_cast<uint32_t>(imm));
+            break;
+        case BPF_XOR: xor_(d, imm); break;
+        case BPF_LSH: shl(d, (imm & (is64 ? 63 : 31))); break;
+        case BPF_RSH: shr(d, (imm & (is64 ? 63 : 31))); break;
+        case BPF_ARSH: sar(d, (imm & (is64 ? 63 : 31))); break;
+        case BPF_MOV:
+            if (imm == 0) xor_(d32, d32);
+            else if (is64) mov(d64, static_cast<uint64_t>(static_cast<int64_t>(imm))); // Xbyak picks the short form
+            else mov(d32, static_cast<uint32_t>(imm));
+            break;
+        default: throw std::logic_error("bad ALU op");
+        }
+        // 32-bit immediates on 32-bit registers zero-extend by themselves.
+        (void)d;
+    }
+
+    // dst op= reg (a BPF register's host register, or r10 for blinded immediates).
+    void alu_reg(uint8_t op, bool is64, int dst, const Reg64& src64) {
+        const Reg64& d64 = R(dst);
+        Reg32 d32 = d64.cvt32();
+        Reg32 s32 = src64.cvt32();
+        auto both = [&](auto fn64, auto fn32) {
+            if (is64) fn64(d64, src64);
+            else fn32(d32, s32);
+        };
+        switch (op) {
+        case BPF_ADD: both([&](auto& a, auto& b) { add(a, b); }, [&](auto& a, auto& b) { add(a, b); }); break;
+        case BPF_SUB: both([&](auto& a, auto& b) { sub(a, b); }, [&](auto& a, auto& b) { sub(a, b); }); break;
+        case BPF_MUL: both([&](auto& a, auto& b) { imul(a, b); }, [&](auto& a, auto& b) { imul(a, b); }); break;
+        case BPF_OR: both([&](auto& a, auto& b) { or_(a, b); }, [&](auto& a, auto& b) { or_(a, b); }); break;
+        case BPF_AND: both([&](auto& a, auto& b) { and_(a, b); }, [&](auto& a, auto& b) { and_(a, b); }); break;
+        case BPF_XOR: both([&](auto& a, auto& b) { xor_(a, b); }, [&](auto& a, auto& b) { xor_(a, b); }); break;
+        case BPF_MOV:
+            if (is64) {
+                if (d64.getIdx() != src64.getIdx()) mov(d64, src64);
+            } else {
+                mov(d32, s32); // zero-extends, also onto itself
+            }
+            break;
+        case BPF_LSH: case BPF_RSH: case BPF_ARSH: shift_reg(op, is64, dst, src64); break;
+        default: throw std::logic_error("bad ALU op");
+        }
+    }
+
+    void shift_reg(uint8_t op, bool is64, int dst, const Reg64& count) {
+        const Reg64& d64 = R(dst);
+        if (bmi2_) {
+            // shlx/shrx/sarx take the count from any register and mask it like BPF.
+            if (is64) {
+                if (op == BPF_LSH) shlx(d64, d64, count);
+                else if (op == BPF_RSH) shrx(d64, d64, count);
+                else sarx(d64, d64, count);
+            } else {
+                Reg32 d = d64.cvt32(), c = count.cvt32();
+                if (op == BPF_LSH) shlx(d, d, c);
+                else if (op == BPF_RSH) shrx(d, d, c);
+                else sarx(d, d, c);
+            }
+            return;
+        }
+        // Without BMI2 the count must be in cl (BPF r4's register).
+        auto shift = [&](const Reg& target) {
+            if (op == BPF_LSH) shl(target, cl);
+            else if (op == BPF_RSH) shr(target, cl);
+            else sar(target, cl);
+        };
+        const Reg64 r11 = scratch11();
+        const bool count_in_rcx = count.getIdx() == Operand::RCX;
+        if (d64.getIdx() == Operand::RCX) {
+            mov(r11, rcx);
+            if (!count_in_rcx) mov(rcx, count);
+            shift(is64 ? static_cast<const Reg&>(r11) : static_cast<const Reg&>(r11.cvt32()));
+            mov(rcx, r11);
+            return;
+        }
+        if (!count_in_rcx) {
+            mov(r11, rcx);
+            mov(rcx, count);
+        }
+        shift(is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(d64.cvt32()));
+        if (!count_in_rcx) mov(rcx, r11);
+    }
+
+    void emit_divmod(const Insn& in, const OpInfo& info) {
+        const bool is64 = info.size == 64;
+        const bool is_mod = (in.opcode & 0xf0) == BPF_MOD;
+        const bool is_signed = in.off == 1;
+        const Reg64& d64 = R(in.dst);
+        const Reg64 r9 = scratch9(), r10 = scratch10(), r11 = scratch11();
+        // The divisor goes to r9.
+        if (info.form == Form::AluK) {
+            if (const Reg64* b = blinded(is64 ? static_cast<int64_t>(in.imm) : static_cast<int64_t>(static_cast<uint32_t>(in.imm)))) {
+                mov(r9, *b);
+            } else if (is64) {
+                mov(r9, static_cast<uint64_t>(static_cast<int64_t>(in.imm)));
+            } else {
+                mov(r9.cvt32(), static_cast<uint32_t>(in.imm));
+            }
+        } else if (is64) {
+            mov(r9, R(in.src));
+        } else {
+            mov(r9.cvt32(), R32(in.src));
+        }
+        Label zero, minus_one, done;
+        if (is64) test(r9, r9);
+        else test(r9.cvt32(), r9.cvt32());
+        jz(zero, T_NEAR);
+        if (is_signed) {
+            if (is64) cmp(r9, -1);
+            else cmp(r9.cvt32(), -1);
+            je(minus_one, T_NEAR);
+        }
+        const bool dst_rax = in.dst == 0, dst_rdx = in.dst == 3;
+        if (!dst_rax) mov(r10, rax);
+        if (!dst_rdx) mov(r11, rdx);
+        if (!dst_rax) mov(rax, d64);
+        if (is64) {
+            if (is_signed) {
+                cqo();
+                idiv(r9);
+            } else {
+                xor_(edx, edx);
+                div(r9);
+            }
+        } else {
+            if (is_signed) {
+                cdq();
+                idiv(r9.cvt32());
+            } else {
+                xor_(edx, edx);
+                div(r9.cvt32());
+            }
+        }
+        const Reg64& result = is_mod ? rdx : rax;
+        if (is64) {
+            if (in.dst != (is_mod ? 3 : 0)) mov(d64, result);
+        } else {
+            mov(d64.cvt32(), result.cvt32());
+        }
+        if (!dst_rax) mov(rax, r10);
+        if (!dst_rdx) mov(rdx, r11);
+        jmp(done, T_NEAR);
+        L(zero);
+        if (!is_mod) xor_(d64.cvt32(), d64.cvt32());
+        else if (!is64) mov(d64.cvt32(), d64.cvt32());
+        if (is_signed) {
+            jmp(done, T_NEAR);
+            L(minus_one);
+            if (!is_mod) {
+                if (is64) neg(d64);
+                else neg(d64.cvt32());
+            } else {
+                xor_(d64.cvt32(), d64.cvt32());
+            }
+        }
+        L(done);
+    }
+
+    void emit_endian(const Insn& in, const OpInfo& info) {
+        const Reg64& d = R(in.dst);
+        const bool swap = info.op != Op::LE16 && info.op != Op::LE32 && info.op != Op::LE64;
+        switch (info.size) {
+        case 16:
+            if (swap) rol(d.cvt16(), 8);
+            movzx(d.cvt32(), d.cvt16());
+            break;
+        case 32:
+            if (swap) bswap(d.cvt32());
+            else mov(d.cvt32(), d.cvt32());
+            break;
+        default:
+            if (swap) bswap(d);
+            break;
+        }
+    }
+
+    void emit_jump(size_t i, const Insn& in, const OpInfo& info) {
+        const bool is64 = info.size == 64;
+        const uint8_t op = in.opcode & 0xf0;
+        const Reg64& d64 = R(in.dst);
+        const Reg& d = is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(d64.cvt32());
+        if (info.form == Form::JmpX) {
+            const Reg64& s64 = R(in.src);
+            const Reg& s = is64 ? static_cast<const Reg&>(s64) : static_cast<const Reg&>(s64.cvt32());
+            if (op == BPF_JSET) test(d, s);
+            else cmp(d, s);
+        } else if (const Reg64* b = blinded(in.imm)) {
+            const Reg& s = is64 ? static_cast<const Reg&>(*b) : static_cast<const Reg&>(b->cvt32());
+            if (op == BPF_JSET) test(d, s);
+            else cmp(d, s);
+        } else if (op == BPF_JSET) {
+            if (is64) test(d64, in.imm);
+            else test(d64.cvt32(), static_cast<uint32_t>(in.imm));
+        } else if (in.imm == 0 && (op == BPF_JEQ || op == BPF_JNE)) {
+            test(d, d);
+        } else {
+            cmp(d, in.imm);
+        }
+        jump_to(static_cast<int64_t>(i) + in.off + 1, op);
+    }
+
+    void emit_local_call(size_t i, const Operand* target_reg) {
+        // At most kMaxCallFrames frames: the new frame must stay inside the stack.
+        Stub& s = add_stub(kCallDepth, static_cast<int64_t>(i));
+        lea(scratch10(), ptr[state() + (kStackOff + 2 * kStackSize)]);
+        cmp(rbp, scratch10());
+        jb(s.label, T_NEAR);
+        sub(rbp, kStackSize);
+        if (target_reg) call(*target_reg);
+        else call(function_label(static_cast<size_t>(function_of_[static_cast<int64_t>(i) + insns_[i].imm + 1])));
+        add(rbp, kStackSize);
+    }
+
+    void emit_callx(size_t i, const Insn& in) {
+        const Reg64 r10 = scratch10(), r11 = scratch11();
+        Label helper_path, done;
+        mov(r11, R(in.dst));
+        mov(field(offsetof(JitState, callx_value)), r11);
+        mov(field(offsetof(JitState, error_insn), 32), static_cast<uint32_t>(i));
+        mov(field(offsetof(JitState, error_aux), 32), static_cast<uint32_t>(in.dst));
+        mov(r10, r11);
+        shr(r10, 32);
+        cmp(r10.cvt32(), static_cast<uint32_t>(kFuncAddressTag >> 32));
+        jne(helper_path, T_NEAR);
+        mov(r10.cvt32(), r11.cvt32());
+        cmp(r10, static_cast<uint32_t>(insns_.size()));
+        jae(callx_not_function_, T_NEAR);
+        lea(r11, ptr[rip + function_table_]);
+        mov(r11, qword[r11 + r10 * 8]);
+        emit_local_call(i, &r11);
+        jmp(done, T_NEAR);
+        L(helper_path);
+        mov(scratch9(), state());
+        call_function(reinterpret_cast<const void*>(&bpfvm_jit_callx_helper));
+        cmp(field(offsetof(JitState, error_kind), 32), 0);
+        jne(unwind_, T_NEAR);
+        L(done);
+    }
+
+    void emit_packet_load(const Insn& in, const OpInfo& info) {
+        const Reg64 r10 = scratch10(), r11 = scratch11();
+        if (info.form == Form::LdAbs) {
+            mov(r11, static_cast<uint64_t>(static_cast<int64_t>(in.imm)));
+        } else {
+            mov(r11.cvt32(), R32(in.src));
+            add(r11.cvt32(), in.imm);
+            movsxd(r11, r11.cvt32());
+        }
+        // Outside the packet: the program ends with r0 = 0.
+        test(r11, r11);
+        js(unwind_, T_NEAR);
+        lea(r10, ptr[r11 + info.size]);
+        cmp(r10, field(offsetof(JitState, packet_len)));
+        ja(unwind_, T_NEAR);
+        add(r11, field(offsetof(JitState, packet)));
+        switch (info.size) {
+        case 1: movzx(eax, byte[r11]); break;
+        case 2:
+            movzx(eax, word[r11]);
+            rol(ax, 8);
+            movzx(eax, ax);
+            break;
+        default:
+            mov(eax, dword[r11]);
+            bswap(eax);
+            break;
+        }
+    }
+
+    void emit_atomic(size_t i, const Insn& in, const OpInfo& info) {
+        const int size = info.size;
+        const bool is64 = size == 8;
+        auto sized = [&](const Reg64& r) -> Reg { return is64 ? static_cast<const Reg&>(r) : static_cast<const Reg&>(r.cvt32()); };
+        if (info.form == Form::LoadAcq) {
+            Address a = memory(i, in.src, in.off, size, false, true);
+            const Reg64& d = R(in.dst);
+            if (size == 1) movzx(d.cvt32(), a);
+            else if (size == 2) movzx(d.cvt32(), a);
+            else if (size == 4) mov(d.cvt32(), a);
+            else mov(d, a);
+            return;
+        }
+        if (info.form == Form::StoreRel) {
+            Address a = memory(i, in.dst, in.off, size, true, true);
+            const Reg64& s = R(in.src);
+            if (size == 1) mov(a, s.cvt8());
+            else if (size == 2) mov(a, s.cvt16());
+            else if (size == 4) mov(a, s.cvt32());
+            else mov(a, s);
+            return;
+        }
+        const uint32_t aop = static_cast<uint32_t>(in.imm) & ~uint32_t(BPF_FETCH);
+        if (info.form == Form::Atomic) {
+            Address a = memory(i, in.dst, in.off, size, true, true);
+            Reg s = sized(R(in.src));
+            lock();
+            switch (aop) {
+            case BPF_ADD: add(a, s); break;
+            case BPF_OR: or_(a, s); break;
+            case BPF_AND: and_(a, s); break;
+            default: xor_(a, s); break;
+            }
+            return;
+        }
+        if (info.form == Form::AtomicXchg) {
+            Address a = memory(i, in.dst, in.off, size, true, true);
+            xchg(a, sized(R(in.src))); // 32-bit forms zero-extend the register
+            return;
+        }
+        if (info.form == Form::AtomicCmpxchg) {
+            Address a = memory(i, in.dst, in.off, size, true, true);
+            lock();
+            cmpxchg(a, sized(R(in.src)));
+            if (!is64) mov(eax, eax); // r0 gets the zero-extended old value either way
+            return;
+        }
+        // Fetch forms.
+        if (aop == BPF_ADD) {
+            Address a = memory(i, in.dst, in.off, size, true, true);
+            lock();
+            xadd(a, sized(R(in.src)));
+            return;
+        }
+        // or/and/xor with fetch: a compare-and-exchange loop on rax.
+        const Reg64 r9 = scratch9(), r10 = scratch10(), r11 = scratch11();
+        if (opt_.checked) {
+            (void)memory(i, in.dst, in.off, size, true, true); // address in r11
+        } else {
+            lea(r11, ptr[R(in.dst) + in.off]);
+        }
+        Address a = is64 ? qword[r11] : dword[r11];
+        mov(r9, R(in.src));
+        const bool src_is_r0 = in.src == 0;
+        const Reg64& tmp = src_is_r0 ? r10 : R(in.src);
+        if (!src_is_r0) mov(r10, rax);
+        mov(sized(rax), a);
+        Label again;
+        L(again);
+        mov(sized(tmp), sized(rax));
+        switch (aop) {
+        case BPF_OR: or_(sized(tmp), sized(r9)); break;
+        case BPF_AND: and_(sized(tmp), sized(r9)); break;
+        default: xor_(sized(tmp), sized(r9)); break;
+        }
+        lock();
+        cmpxchg(a, sized(tmp));
+        jne(again);
+        if (!src_is_r0) {
+            mov(sized(R(in.src)), sized(rax));
+            mov(rax, r10);
+        } else if (!is64) {
+            mov(eax, eax);
+        }
+    }
+
+    void emit_insn(size_t i, const OpInfo& info, size_t f) {
+        const Insn& in = insns_[i];
+        current_index_ = static_cast<int64_t>(i);
+        switch (info.form) {
+        case Form::AluK:
+        case Form::AluX: {
+            uint8_t op = in.opcode & 0xf0;
+            if (op == BPF_DIV || op == BPF_MOD) emit_divmod(in, info);
+            else emit_alu(in, info);
+            break;
+        }
+        case Form::Neg:
+            if (info.size == 64) neg(R(in.dst));
+            else neg(R32(in.dst));
+            break;
+        case Form::MovSx: {
+            const Reg64& d = R(in.dst);
+            const Reg64& s = R(in.src);
+            bool to64 = info.opcode == (BPF_ALU64 | BPF_MOV | BPF_X);
+            if (info.size == 8) movsx(to64 ? static_cast<const Reg&>(d) : static_cast<const Reg&>(d.cvt32()), s.cvt8());
+            else if (info.size == 16) movsx(to64 ? static_cast<const Reg&>(d) : static_cast<const Reg&>(d.cvt32()), s.cvt16());
+            else movsxd(d, s.cvt32());
+            break;
+        }
+        case Form::Endian: emit_endian(in, info); break;
+        case Form::Ja: jump_to(static_cast<int64_t>(i) + in.off + 1, -1); break;
+        case Form::Gotol: jump_to(static_cast<int64_t>(i) + in.imm + 1, -1); break;
+        case Form::JmpK:
+        case Form::JmpX: emit_jump(i, in, info); break;
+        case Form::MayGoto: {
+            Address counter = qword[rsp + current_.counter_offset];
+            cmp(counter, 0);
+            jump_to(static_cast<int64_t>(i) + in.off + 1, BPF_JEQ);
+            sub(counter, 1);
+            break;
+        }
+        case Form::Call:
+        case Form::CallKfunc:
+            mov(scratch9(), state());
+            call_function(reinterpret_cast<const void*>(bind_.call_target[i]));
+            break;
+        case Form::CallLocal: emit_local_call(i, nullptr); break;
+        case Form::CallX: emit_callx(i, in); break;
+        case Form::Exit: epilogue(frames_[f]); break;
+        case Form::LdImm64: {
+            uint64_t v = bind_.lddw_value[i];
+            const Reg64& d = R(in.dst);
+            if (opt_.blinding) {
+                uint64_t key = rng_();
+                mov(d, v ^ key);
+                mov(scratch10(), key);
+                xor_(d, scratch10());
+            } else if (v == 0) {
+                xor_(d.cvt32(), d.cvt32());
+            } else {
+                mov(d, v);
+            }
+            break;
+        }
+        case Form::LdAbs:
+        case Form::LdInd: emit_packet_load(in, info); break;
+        case Form::Ldx:
+        case Form::LdxSx: {
+            Address a = memory(i, in.src, in.off, info.size, false, false);
+            const Reg64& d = R(in.dst);
+            if (info.form == Form::Ldx) {
+                if (info.size == 8) mov(d, a);
+                else if (info.size == 4) mov(d.cvt32(), a);
+                else movzx(d.cvt32(), a);
+            } else {
+                if (info.size == 4) movsxd(d, a);
+                else movsx(d, a);
+            }
+            break;
+        }
+        case Form::St: {
+            Address a = memory(i, in.dst, in.off, info.size, true, false);
+            if (const Reg64* b = blinded(in.imm)) {
+                if (info.size == 1) mov(a, b->cvt8());
+                else if (info.size == 2) mov(a, b->cvt16());
+                else if (info.size == 4) mov(a, b->cvt32());
+                else mov(a, *b);
+            } else if (info.size == 1) {
+                mov(a, static_cast<uint8_t>(in.imm));
+            } else if (info.size == 2) {
+                mov(a, static_cast<uint16_t>(in.imm));
+            } else if (info.size == 4) {
+                mov(a, static_cast<uint32_t>(in.imm));
+            } else {
+                mov(a, static_cast<uint64_t>(static_cast<int64_t>(in.imm))); // sign-extended imm32
+            }
+            break;
+        }
+        case Form::Stx: {
+            Address a = memory(i, in.dst, in.off, info.size, true, false);
+            const Reg64& s = R(in.src);
+            if (info.size == 1) mov(a, s.cvt8());
+            else if (info.size == 2) mov(a, s.cvt16());
+            else if (info.size == 4) mov(a, s.cvt32());
+            else mov(a, s);
+            break;
+        }
+        case Form::Atomic:
+        case Form::AtomicFetch:
+        case Form::AtomicXchg:
+        case Form::AtomicCmpxchg:
+        case Form::LoadAcq:
+        case Form::StoreRel: emit_atomic(i, in, info); break;
+        }
+    }
+
+    const Program& prog_;
+    std::span<const Insn> insns_;
+    const exec::Bindings& bind_;
+    JitOptions opt_;
+    bool bmi2_ = false;
+    std::mt19937_64 rng_;
+    std::vector<Label> labels_;    // per instruction (jump targets)
+    std::vector<Label> fn_labels_; // per function (call targets, before the prologue)
+    std::vector<bool> is_target_;
+    std::vector<bool> block_start_;
+    std::vector<FunctionInfo> functions_;
+    std::vector<int> function_of_;
+    std::vector<Frame> frames_;
+    Frame current_;
+    int64_t current_index_ = 0;
+    bool needs_state_ = false;
+    bool uses_stack_ = false;
+    bool has_callx_ = false;
+    std::vector<std::unique_ptr<Stub>> stubs_;
+    Label unwind_, main_epilogue_, slow_check_, callx_not_function_, function_table_;
+};
+
+// An upper bound of the code size, for the first try.
+size_t estimate(const Program& program, const JitOptions& options) {
+    size_t per_insn = options.checked ? 96 : 40;
+    if (options.blinding) per_insn += 32;
+    return 4096 + program.size() * (per_insn + 8);
+}
+
+} // namespace
+
+Result<CompiledCode> compile_x86_64(const Program& program, const exec::Bindings& bindings, const JitOptions& options) {
+    size_t capacity = estimate(program, options);
+    for (int attempt = 0; attempt < 4; attempt++, capacity *= 2) {
+        auto mem = CodeMemory::allocate(capacity, reinterpret_cast<const void*>(&bpfvm_jit_check_access));
+        if (!mem) return tl::unexpected(mem.error());
+        try {
+            Emitter e(mem->capacity(), mem->data(), program, bindings, options);
+            e.emit_program();
+            e.ready(); // resolves labels (the code is at its final address)
+            size_t used = e.getSize();
+            auto offsets = std::move(e.offsets);
+            auto sealed = mem->seal(used);
+            if (!sealed) return tl::unexpected(sealed.error());
+            return CompiledCode{std::move(*mem), std::move(offsets)};
+        } catch (const Xbyak::Error& err) {
+            if (static_cast<int>(err) == Xbyak::ERR_CODE_IS_TOO_BIG) continue;
+            return make_error(fmt::format("JIT: code generation failed: {}", err.what()));
+        }
+    }
+    return make_error("JIT: the program's code does not fit in the code buffer");
+}
+
+} // namespace bpfvm::jit
