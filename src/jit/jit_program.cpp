@@ -143,10 +143,10 @@ std::string JitProgram::dump() const {
     auto native = [&](size_t begin, size_t end) {
         if (end <= begin) return;
         cs_insn* insn = nullptr;
-        size_t count = cs_disasm(handle, impl.code.data() + begin, end - begin, reinterpret_cast<uint64_t>(impl.code.data()) + begin, 0, &insn);
+        // Addresses relative to the start of the code, so jump targets read as offsets.
+        size_t count = cs_disasm(handle, impl.code.data() + begin, end - begin, begin, 0, &insn);
         for (size_t k = 0; k < count; k++)
-            out += fmt::format("    {:6x}:  {:<7} {}\n", insn[k].address - reinterpret_cast<uint64_t>(impl.code.data()),
-                               insn[k].mnemonic, insn[k].op_str);
+            out += fmt::format("    {:6x}:  {:<7} {}\n", insn[k].address, insn[k].mnemonic, insn[k].op_str);
         if (count) cs_free(insn, count);
     };
     auto insns = p.insns();

@@ -162,7 +162,9 @@ TEST(Cli, Features) {
     auto j = nlohmann::json::parse(bpfvm_cmd("features --json").out);
     EXPECT_EQ(j["isa"]["groups"].size(), 8u);
     EXPECT_EQ(j["isa"]["instructions"], 174);
-    EXPECT_EQ(j["engines"][0]["name"], "interp");
+    EXPECT_EQ(j["engines"][0]["name"], "jit");
+    EXPECT_EQ(j["engines"][1]["name"], "interp");
+    EXPECT_EQ(j["default_mode"], "checked");
 }
 
 TEST(Cli, ConformancePluginProtocol) {

@@ -5,13 +5,15 @@
 // The program arrives on stdin as hex bytes; r1 points to a copy of the
 // memory and r2 holds its size; r0 is printed in hex. On failure the error is
 // printed on stdout (the runner compares it with a test's expected error) and
-// the exit code is 1. OPTIONS (one argument or several): --checked.
+// the exit code is 1. OPTIONS (one argument or several): --checked, --interp
+// (the default engine is the JIT where the host has it).
 #include <iostream>
 #include <iterator>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 #include "commands.h"
 
@@ -20,6 +22,7 @@ namespace bpfvm::cli {
 int conformance_plugin(const std::vector<std::string>& args) {
     std::string mem_hex;
     bool checked = false;
+    bool interp = !JitProgram::supported();
     bool have_mem = false;
     for (const std::string& arg : args) {
         std::istringstream words(arg);
@@ -29,8 +32,10 @@ int conformance_plugin(const std::vector<std::string>& args) {
             if (first.starts_with("--")) {
                 option_word = true;
                 if (first == "--checked") checked = true;
+                else if (first == "--interp") interp = true;
+                else if (first == "--jit") interp = false;
                 else if (first == "--help" || first == "-h") {
-                    std::cout << "usage: bpfvm conformance-plugin [MEMORY-HEX] [--checked] < PROGRAM-HEX\n";
+                    std::cout << "usage: bpfvm conformance-plugin [MEMORY-HEX] [--checked] [--interp|--jit] < PROGRAM-HEX\n";
                     return 0;
                 } else {
                     std::cout << "unknown plugin option " << first << "\n";
@@ -59,14 +64,27 @@ int conformance_plugin(const std::vector<std::string>& args) {
         std::cout << prog.error().to_string() << "\n";
         return 1;
     }
-    auto vm = Interpreter::create(*prog);
-    if (!vm) {
-        std::cout << vm.error().to_string() << "\n";
-        return 1;
-    }
     RunOptions ro;
     ro.checked = checked;
-    auto r0 = vm->run(memory->empty() ? nullptr : memory->data(), memory->size(), ro);
+    Result<uint64_t> r0 = 0;
+    uint8_t* mem = memory->empty() ? nullptr : memory->data();
+    if (interp) {
+        auto vm = Interpreter::create(*prog);
+        if (!vm) {
+            std::cout << vm.error().to_string() << "\n";
+            return 1;
+        }
+        r0 = vm->run(mem, memory->size(), ro);
+    } else {
+        JitOptions jo;
+        jo.checked = checked;
+        auto jit = JitProgram::compile(*prog, default_helpers(), {}, jo);
+        if (!jit) {
+            std::cout << jit.error().to_string() << "\n";
+            return 1;
+        }
+        r0 = jit->run(mem, memory->size(), ro);
+    }
     if (!r0) {
         std::cout << r0.error().to_string() << "\n";
         return 1;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bpfvm/isa.h"
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 #include "commands.h"
 
@@ -31,7 +32,13 @@ nlohmann::json features_json() {
                 {"extensions", {"callx", "may_goto", "load_acquire", "store_release"}},
                 {"stack_per_frame", kStackSize},
                 {"max_call_frames", kMaxCallFrames}};
-    j["engines"] = {{{"name", "interp"}, {"modes", {"fast", "checked"}}, {"default", true}}};
+    nlohmann::json engines = nlohmann::json::array();
+    if (JitProgram::supported())
+        engines.push_back({{"name", "jit"}, {"arch", "x86_64"}, {"modes", {"fast", "checked"}}, {"default", true},
+                           {"options", {"blinding", "dump"}}});
+    engines.push_back({{"name", "interp"}, {"modes", {"fast", "checked"}}, {"default", !JitProgram::supported()}});
+    j["engines"] = engines;
+    j["default_mode"] = "checked";
     j["program_types"] = nlohmann::json::array();
     j["maps"] = nlohmann::json::array();
     nlohmann::json helpers = nlohmann::json::array();
@@ -61,7 +68,11 @@ Command add_features(CLI::App& app) {
                 std::cout << "  lddw sources 0-6 (imm, map fd, map value, BTF id, function, map idx, map idx value)\n";
                 std::cout << "  calls: helper (src 0), local function (src 1), kfunc (src 2), callx\n";
                 std::cout << fmt::format("  {} bytes of stack per frame, {} frames\n\n", kStackSize, kMaxCallFrames);
-                std::cout << "Engines:\n  interp     threaded interpreter; modes: fast, checked\n\n";
+                std::cout << "Engines:\n";
+                if (JitProgram::supported())
+                    std::cout << "  jit        x86-64 JIT (default); modes: fast, checked; constant blinding; --dump-jit\n";
+                std::cout << "  interp     threaded interpreter; modes: fast, checked\n";
+                std::cout << "  The checked mode is the default until bpfvm has a verifier.\n\n";
                 std::cout << "Program types: none yet (programs run on raw memory: r1 = data, r2 = size)\n";
                 std::cout << "Maps: none yet\n";
                 std::cout << "Helpers:\n";

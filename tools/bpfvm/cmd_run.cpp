@@ -1,9 +1,12 @@
 // bpfvm run: run a program on memory and print r0.
+#include <functional>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 #include "commands.h"
 
@@ -16,9 +19,12 @@ Command add_run(CLI::App& app) {
         std::string mem_file;
         std::string mem_hex;
         size_t mem_size = 0;
-        bool checked = false;
+        bool unchecked = false;
+        bool checked_flag = false; // the default anyway
+        bool blinding = false;
+        bool dump_jit = false;
         uint64_t budget = uint64_t(1) << 28;
-        std::string engine = "interp";
+        std::string engine = JitProgram::supported() ? "jit" : "interp";
         bool json = false;
         int repeat = 1;
         InputFormat format = InputFormat::Auto;
@@ -31,10 +37,16 @@ Command add_run(CLI::App& app) {
                                                           "holds its size");
     cmd->add_option("--mem-hex", opts->mem_hex, "The memory as hex bytes (\"01 02 ff\")")->excludes(mem);
     cmd->add_option("--mem-size", opts->mem_size, "Zero-filled memory of this many bytes (when no --mem is given)");
-    cmd->add_flag("--checked", opts->checked,
-                  "Checked mode: confine every load and store to the stack and the memory, enforce the budget");
+    auto* checked = cmd->add_flag("--checked", opts->checked_flag, "The checked mode (the default until bpfvm has a verifier): every load and "
+                                               "store confined to the stack and the memory, the budget enforced");
+    cmd->add_flag("--unchecked", opts->unchecked,
+                  "Run without the checked mode's checks: only for programs known to be safe")
+        ->excludes(checked);
     cmd->add_option("--budget", opts->budget, "Instruction budget in checked mode")->check(CLI::PositiveNumber);
-    cmd->add_option("--engine", opts->engine, "Execution engine")->check(CLI::IsMember({"interp"}));
+    cmd->add_option("--engine", opts->engine, "Execution engine: jit (the default on x86-64) or interp")
+        ->check(CLI::IsMember({"interp", "jit"}));
+    cmd->add_flag("--blinding", opts->blinding, "JIT: blind the immediates (as Linux's bpf_jit_harden)");
+    cmd->add_flag("--dump-jit", opts->dump_jit, "Print the native code, each BPF instruction above what it became");
     cmd->add_option("--repeat", opts->repeat, "Run this many times (the memory is restored before each run)")
         ->check(CLI::PositiveNumber);
     cmd->add_flag("--json", opts->json, "Print the result as JSON");
@@ -59,16 +71,34 @@ Command add_run(CLI::App& app) {
                 } else {
                     memory.assign(opts->mem_size, 0);
                 }
-                auto vm = Interpreter::create(*prog);
-                if (!vm) return report(fmt::format("{}: {}", in->name, vm.error().to_string()));
                 RunOptions ro;
-                ro.checked = opts->checked;
+                ro.checked = !opts->unchecked;
                 ro.insn_budget = opts->budget;
+                std::function<Result<uint64_t>(std::vector<uint8_t>&)> run_once;
+                std::optional<Interpreter> vm;
+                std::optional<JitProgram> jit;
+                if (opts->engine == "jit") {
+                    if (!JitProgram::supported()) return report("the JIT needs an x86-64 host: use --engine interp");
+                    JitOptions jo;
+                    jo.checked = !opts->unchecked;
+                    jo.blinding = opts->blinding;
+                    auto compiled = JitProgram::compile(*prog, default_helpers(), {}, jo);
+                    if (!compiled) return report(fmt::format("{}: {}", in->name, compiled.error().to_string()));
+                    jit = std::move(*compiled);
+                    if (opts->dump_jit) std::cout << jit->dump();
+                    run_once = [&](std::vector<uint8_t>& m) { return jit->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
+                } else {
+                    if (opts->dump_jit) return report("--dump-jit needs --engine jit");
+                    auto created = Interpreter::create(*prog);
+                    if (!created) return report(fmt::format("{}: {}", in->name, created.error().to_string()));
+                    vm = std::move(*created);
+                    run_once = [&](std::vector<uint8_t>& m) { return vm->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
+                }
                 std::vector<uint8_t> work;
                 Result<uint64_t> r0 = 0;
                 for (int i = 0; i < opts->repeat; i++) {
                     work = memory;
-                    r0 = vm->run(work.empty() ? nullptr : work.data(), work.size(), ro);
+                    r0 = run_once(work);
                     if (!r0) break;
                 }
                 if (!r0) {

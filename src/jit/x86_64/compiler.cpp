@@ -127,6 +127,7 @@ private:
         }
         if (opt_.checked) {
             needs_state_ = true;
+            uses_stack_ = true; // the stack check reads r10: it must be the program's
             for (auto& fi : functions_) fi.calls = true; // the slow path calls into C++
             functions_[0].saved = 0xf; // the entry zeroes r6-r9: it saves the host's values
         }
