@@ -5,6 +5,7 @@
 
 #include "bpfvm/jit.h"
 #include "code_memory.h"
+#include "jit_state.h"
 #include "../vm/exec_support.h"
 
 namespace bpfvm::jit {
@@ -12,6 +13,7 @@ namespace bpfvm::jit {
 struct CompiledCode {
     CodeMemory memory;             // read-execute
     std::vector<uint32_t> offsets; // per BPF slot: start of its native code
+    StateUse use;
 };
 
 // Entry point of the code: uint64_t entry(uint64_t r1, uint64_t r2, JitState*).

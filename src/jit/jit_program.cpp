@@ -18,6 +18,7 @@ struct JitProgram::Impl {
     std::vector<uint32_t> offsets;
     HelperTable helpers; // for callx by helper number
     bool checked = true;
+    jit::StateUse use;
     using Entry = uint64_t (*)(uint64_t r1, uint64_t r2, jit::JitState* state);
     Entry entry = nullptr;
 };
@@ -43,6 +44,7 @@ Result<JitProgram> JitProgram::compile(const Program& program, const HelperTable
     impl->offsets = std::move(code->offsets);
     impl->helpers = helpers;
     impl->checked = options.checked;
+    impl->use = code->use;
     impl->entry = reinterpret_cast<Impl::Entry>(impl->code.data());
     JitProgram p;
     p.impl_ = std::move(impl);
@@ -70,47 +72,77 @@ int64_t budget_stop(const Program& p, int64_t start, uint64_t remaining) {
 
 } // namespace
 
-Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
-    const Impl& impl = *impl_;
-    if (options.checked && !impl.checked)
-        return make_error("this program was compiled without the checked mode's checks: compile it with "
-                          "JitOptions::checked to run it checked");
-    jit::JitState st;
-    st.impl = &impl;
-    st.ctx.user = options.user;
-    st.ctx.checked = impl.checked;
-    st.may_goto_budget = options.may_goto_budget;
-    if (options.packet.data()) {
-        st.packet = options.packet.data();
-        st.packet_len = options.packet.size();
-    } else {
-        st.packet = static_cast<const uint8_t*>(ctx);
-        st.packet_len = ctx ? ctx_size : 0;
-    }
+namespace {
+
+Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
+
+// The checked mode's extra set-up: the region table, a zeroed stack, the
+// context's limits and the budget.
+[[gnu::noinline]] Result<uint64_t> run_checked(const JitProgram::Impl& impl, jit::JitState& st, void* ctx,
+                                               size_t ctx_size, const RunOptions& options) {
     std::array<MemoryRegion, ExecContext::kMaxRegions> regions;
-    if (impl.checked) {
-        st.ctx.regions = regions.data();
-        st.ctx.capacity = static_cast<int>(regions.size());
-        std::memset(st.stack, 0, sizeof st.stack);
-        st.budget = options.insn_budget;
-        st.ctx_lo = UINT64_MAX;
-        if (ctx && ctx_size) {
-            uint64_t lo = reinterpret_cast<uint64_t>(ctx);
-            st.ctx_lo = lo;
-            for (int k = 0; k < 4; k++) {
-                uint64_t size = uint64_t(1) << k;
-                uint64_t last = ctx_size >= size ? lo + ctx_size - size : 0;
-                st.ctx_last_read[k] = last;
-                st.ctx_last_write[k] = options.context_writable ? last : 0;
-            }
-            st.ctx.add_region(MemoryRegion{lo, ctx_size, options.context_writable, "context"});
+    st.impl = &impl;
+    st.fault = exec::Fault{};
+    st.fault_rbp = 0;
+    for (int k = 0; k < 4; k++) st.ctx_last_read[k] = st.ctx_last_write[k] = 0;
+    st.ctx.regions = regions.data();
+    st.ctx.capacity = static_cast<int>(regions.size());
+    std::memset(st.stack, 0, sizeof st.stack);
+    st.budget = options.insn_budget;
+    st.ctx_lo = UINT64_MAX;
+    if (ctx && ctx_size) {
+        uint64_t lo = reinterpret_cast<uint64_t>(ctx);
+        st.ctx_lo = lo;
+        for (int k = 0; k < 4; k++) {
+            uint64_t size = uint64_t(1) << k;
+            uint64_t last = ctx_size >= size ? lo + ctx_size - size : 0;
+            st.ctx_last_read[k] = last;
+            st.ctx_last_write[k] = options.context_writable ? last : 0;
         }
-        for (const auto& r : options.regions)
-            if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
+        st.ctx.add_region(MemoryRegion{lo, ctx_size, options.context_writable, "context"});
     }
+    for (const auto& r : options.regions)
+        if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
     uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
     if (st.error_kind == jit::kNoError) return r0;
+    return report(impl, st);
+}
 
+} // namespace
+
+Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
+    const Impl& impl = *impl_;
+    jit::JitState st;
+    st.error_kind = jit::kNoError;
+    if (impl.use.context || impl.checked) {
+        st.ctx = ExecContext{};
+        st.ctx.user = options.user;
+        st.ctx.checked = impl.checked;
+        st.impl = &impl;
+    }
+    if (impl.use.may_goto) st.may_goto_budget = options.may_goto_budget;
+    if (impl.use.packet) {
+        if (options.packet.data()) {
+            st.packet = options.packet.data();
+            st.packet_len = options.packet.size();
+        } else {
+            st.packet = static_cast<const uint8_t*>(ctx);
+            st.packet_len = ctx ? ctx_size : 0;
+        }
+    }
+    if (impl.checked) return run_checked(impl, st, ctx, ctx_size, options);
+    if (options.checked) [[unlikely]]
+        return make_error("this program was compiled without the checked mode's checks: compile it with "
+                          "JitOptions::checked to run it checked");
+    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
+    if (st.error_kind == jit::kNoError) [[likely]]
+        return r0;
+    return report(impl, st);
+}
+
+namespace {
+
+[[gnu::noinline]] Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st) {
     const Program& p = *impl.program;
     int64_t insn = st.error_insn;
     std::string message;
@@ -133,6 +165,8 @@ Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& o
     }
     return tl::unexpected(Error{std::move(message), insn, 0, {}});
 }
+
+} // namespace
 
 std::string JitProgram::dump() const {
     const Impl& impl = *impl_;

@@ -18,29 +18,42 @@ enum ErrorKind : uint32_t {
     kCallx = 4,     // callx_value, error_aux: the register
 };
 
+// Fields are set by JitProgram::run only when the program needs them (the
+// compiler says which), so a run of a small program costs a few stores.
 struct JitState {
     ExecContext ctx; // first: helpers get its address (r12) in r9
-    const JitProgram::Impl* impl = nullptr;
-    uint64_t entry_rsp = 0; // rsp of the entry frame, for unwinding on errors
-    uint64_t budget = 0;    // checked: instructions left
+    const JitProgram::Impl* impl;
+    uint64_t entry_rsp; // rsp of the entry frame, for unwinding on errors
+    uint64_t budget;    // checked: instructions left
     // Checked: the context, [ctx_lo, ctx_lo + len). ctx_last_*[k] is the
     // highest address an access of 1 << k bytes may start at (0 when none may).
-    uint64_t ctx_lo = 0;
-    uint64_t ctx_last_read[4] = {};
-    uint64_t ctx_last_write[4] = {};
-    const uint8_t* packet = nullptr;
-    uint64_t packet_len = 0;
-    uint64_t may_goto_budget = 0;
-    uint64_t callx_value = 0;
-    uint32_t error_kind = kNoError;
-    int32_t error_insn = -1;
-    int32_t error_aux = 0;
-    uint32_t padding = 0;
+    uint64_t ctx_lo;
+    uint64_t ctx_last_read[4];
+    uint64_t ctx_last_write[4];
+    const uint8_t* packet;
+    uint64_t packet_len;
+    uint64_t may_goto_budget;
+    uint64_t callx_value;
+    uint32_t error_kind; // always set: kNoError before the run
+    int32_t error_insn;
+    int32_t error_aux;
+    uint32_t padding;
     exec::Fault fault;
-    uint64_t fault_rbp = 0;
+    uint64_t fault_rbp;
     // The BPF stack: 8 frames of 512 bytes; r10 of the entry function points
     // to its end. Not initialised (the checked mode zeroes it).
     alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
+
+    // No initialisation: run() sets what the program uses.
+    JitState() {}
+};
+
+// What a compiled program uses of the JitState.
+struct StateUse {
+    bool context = false;   // calls helpers or kfuncs (ExecContext)
+    bool packet = false;    // legacy packet loads
+    bool may_goto = false;
+    bool callx = false;
 };
 
 // Called by generated code.

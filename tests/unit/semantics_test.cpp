@@ -186,6 +186,26 @@ TEST(Alu32, ZeroExtends) {
     EXPECT_EQ(r0_of("r0 = -1\n w0 = 7\n exit"), 7u);
 }
 
+// Sequences the JIT compiles as one (zero/sign extension pairs, multiplication
+// by constants) must mean what their instructions mean.
+TEST(Alu, SequencesTheJitFuses) {
+    EXPECT_EQ(r0_of("r0 = -5\n r0 <<= 32\n r0 >>= 32\n exit"), 0xfffffffbu);
+    EXPECT_EQ(r0_of("r0 = -5\n r0 <<= 32\n r0 s>>= 32\n exit"), uint64_t(-5));
+    EXPECT_EQ(r0_of("r0 = 0x7fffffff\n r0 <<= 32\n r0 s>>= 32\n exit"), 0x7fffffffu);
+    // A jump into the middle keeps the instructions apart.
+    EXPECT_EQ(r0_of("r0 = -5\n r1 = 0\n if r1 == 0 goto mid\n r0 <<= 32\n mid: r0 >>= 32\n exit"), 0xffffffffu);
+    // A shift pair on another register, or another amount, is not an extension.
+    EXPECT_EQ(r0_of("r0 = -5\n r1 = 3\n r0 <<= 32\n r1 >>= 32\n exit"), 0xfffffffb00000000u);
+    EXPECT_EQ(r0_of("r0 = -5\n r0 <<= 32\n r0 >>= 31\n exit"), 0x1fffffff6u);
+    const uint64_t v = 0x9e3779b97f4a7c15ull;
+    for (int64_t m : {0, 1, 2, 3, 4, 5, 8, 9, 16, 1024, -1, -3, 7, 0x40000000}) {
+        std::string text = fmt::format("r0 = {:#x} ll\n r0 *= {}\n exit", v, m);
+        EXPECT_EQ(r0_of(text), v * static_cast<uint64_t>(m)) << text;
+        text = fmt::format("r0 = {:#x} ll\n w0 *= {}\n exit", v, m);
+        EXPECT_EQ(r0_of(text), static_cast<uint32_t>(static_cast<uint32_t>(v) * static_cast<uint32_t>(m))) << text;
+    }
+}
+
 TEST(DivMod, AsLinuxDoesThem) {
     EXPECT_EQ(r0_of("r0 = 100\n r0 /= 7\n exit"), 14u);
     EXPECT_EQ(r0_of("r0 = 100\n r0 /= 0\n exit"), 0u);

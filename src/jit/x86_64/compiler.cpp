@@ -60,6 +60,7 @@ public:
     }
 
     std::vector<uint32_t> offsets;
+    StateUse use;
 
     void emit_program() {
         analyse();
@@ -100,18 +101,27 @@ private:
             case Form::Call: case Form::CallKfunc:
                 fi.calls = true;
                 needs_state_ = true;
+                use.context = true;
                 break;
             case Form::CallLocal: case Form::CallX:
                 fi.calls = true;
                 needs_state_ = true;
                 uses_stack_ = true;
-                if (info->form == Form::CallX) has_callx_ = true;
+                if (info->form == Form::CallX) {
+                    has_callx_ = true;
+                    use.callx = true;
+                    use.context = true;
+                }
                 break;
             case Form::MayGoto:
                 fi.may_goto = true;
                 needs_state_ = true;
+                use.may_goto = true;
                 break;
-            case Form::LdAbs: case Form::LdInd: needs_state_ = true; break;
+            case Form::LdAbs: case Form::LdInd:
+                needs_state_ = true;
+                use.packet = true;
+                break;
             default: break;
             }
             if (auto t = branch_target(*info, in, static_cast<int64_t>(i)); t && info->form != Form::LdImm64)
@@ -235,6 +245,16 @@ private:
             const OpInfo* info = prog_.op(i);
             if (!info) continue; // lddw second half
             if (opt_.checked && block_start_[i]) charge_budget(i);
+            if (opt_.optimize) {
+                if (int64_t fused = emit_fused(static_cast<size_t>(i), fi.end)) {
+                    for (int64_t k = 1; k < fused; k++) {
+                        L(labels_[i + k]);
+                        offsets[i + k] = static_cast<uint32_t>(getSize());
+                    }
+                    i += fused - 1;
+                    continue;
+                }
+            }
             emit_insn(static_cast<size_t>(i), *info, f);
         }
         if (f == 0) {
@@ -785,6 +805,59 @@ private:
         }
     }
 
+    // ---------------------------------------------------------------- peepholes
+    // Whether instruction i + 1 can be folded into instruction i: same
+    // function, nothing jumps to it, and it starts no budget block.
+    bool joinable(size_t i, int64_t end) const {
+        size_t n = i + 1;
+        return static_cast<int64_t>(n) < end && !is_target_[n] && !block_start_[n] && prog_.op(n) != nullptr;
+    }
+
+    // Emits the code of a short sequence starting at i when a pattern
+    // matches; returns how many slots it covered (0: none matched).
+    int64_t emit_fused(size_t i, int64_t end) {
+        const OpInfo& a = *prog_.op(i);
+        const Insn& x = insns_[i];
+        if (opt_.blinding) return 0; // blinding keeps every immediate in its own instruction
+        // r <<= 32; r >>= 32  ->  mov r32, r32 (zero extension, as clang emits for casts)
+        // r <<= 32; r s>>= 32 ->  movsxd r, r32
+        if (a.op == Op::LSH64_IMM && x.imm == 32 && joinable(i, end)) {
+            const OpInfo& b = *prog_.op(i + 1);
+            const Insn& y = insns_[i + 1];
+            if (y.dst == x.dst && y.imm == 32 && (b.op == Op::RSH64_IMM || b.op == Op::ARSH64_IMM)) {
+                if (b.op == Op::RSH64_IMM) mov(R32(x.dst), R32(x.dst));
+                else movsxd(R(x.dst), R32(x.dst));
+                return 2;
+            }
+        }
+        // Multiplication by a constant that lea or a shift does faster.
+        if (a.op == Op::MUL64_IMM || a.op == Op::MUL32_IMM) {
+            const bool is64 = a.op == Op::MUL64_IMM;
+            const Reg64& d = R(x.dst);
+            const int64_t m = x.imm;
+            auto zext = [&] {
+                if (!is64) mov(d.cvt32(), d.cvt32());
+            };
+            switch (m) {
+            case 1: zext(); return 1;
+            case 2: if (is64) add(d, d); else add(d.cvt32(), d.cvt32()); return 1;
+            case 3: case 5: case 9:
+                if (is64) lea(d, ptr[d + d * static_cast<int>(m - 1)]);
+                else lea(d.cvt32(), ptr[d + d * static_cast<int>(m - 1)]);
+                return 1;
+            default:
+                if (m > 2 && (m & (m - 1)) == 0) {
+                    int k = __builtin_ctzll(static_cast<uint64_t>(m));
+                    if (is64) shl(d, k);
+                    else shl(d.cvt32(), k);
+                    return 1;
+                }
+                return 0;
+            }
+        }
+        return 0;
+    }
+
     void emit_insn(size_t i, const OpInfo& info, size_t f) {
         const Insn& in = insns_[i];
         current_index_ = static_cast<int64_t>(i);
@@ -940,7 +1013,7 @@ Result<CompiledCode> compile_x86_64(const Program& program, const exec::Bindings
             auto offsets = std::move(e.offsets);
             auto sealed = mem->seal(used);
             if (!sealed) return tl::unexpected(sealed.error());
-            return CompiledCode{std::move(*mem), std::move(offsets)};
+            return CompiledCode{std::move(*mem), std::move(offsets), e.use};
         } catch (const Xbyak::Error& err) {
             if (static_cast<int>(err) == Xbyak::ERR_CODE_IS_TOO_BIG) continue;
             return make_error(fmt::format("JIT: code generation failed: {}", err.what()));
