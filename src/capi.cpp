@@ -7,6 +7,7 @@
 
 #include "bpfvm/asm.h"
 #include "bpfvm/bpfvm.h"
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 
 namespace {
@@ -24,8 +25,12 @@ struct bpfvm_program {
     bpfvm::Program program;
     bpfvm::HelperTable helpers = bpfvm::default_helpers();
     std::vector<std::pair<uint32_t, bpfvm_helper_fn>> c_helpers;
-    std::once_flag prepared;
-    std::optional<bpfvm::Result<bpfvm::Interpreter>> vm;
+    bpfvm_engine engine = bpfvm::JitProgram::supported() ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
+    // Prepared on first use, per engine and mode.
+    std::mutex lock;
+    bool started = false;
+    std::optional<bpfvm::Result<bpfvm::Interpreter>> interp;
+    std::optional<bpfvm::Result<bpfvm::JitProgram>> jit[2]; // [mode]
 };
 
 namespace {
@@ -55,7 +60,7 @@ bpfvm_program* make(bpfvm::Result<bpfvm::Program> p, char* err, size_t err_size)
         write_err(err, err_size, p.error().to_string());
         return nullptr;
     }
-    auto* prog = new bpfvm_program{std::move(*p), bpfvm::default_helpers(), {}, {}, {}};
+    auto* prog = new bpfvm_program{std::move(*p)};
     return prog;
 }
 
@@ -85,7 +90,9 @@ bpfvm_program* bpfvm_program_assemble(const char* text, char* err, size_t err_si
 }
 
 int bpfvm_program_set_helper(bpfvm_program* prog, uint32_t id, const char* name, bpfvm_helper_fn fn) {
-    if (!prog || !fn || prog->vm || prog->c_helpers.size() >= kMaxCHelpers) return -1;
+    if (!prog || !fn || prog->c_helpers.size() >= kMaxCHelpers) return -1;
+    std::lock_guard<std::mutex> guard(prog->lock);
+    if (prog->started) return -1;
     prog->helpers.add(id, name ? name : "helper", kTrampolines[prog->c_helpers.size()]);
     prog->c_helpers.emplace_back(id, fn);
     return 0;
@@ -97,21 +104,52 @@ int bpfvm_program_run(bpfvm_program* prog, void* mem, size_t mem_size, enum bpfv
         write_err(err, err_size, "program is NULL");
         return -1;
     }
-    std::call_once(prog->prepared, [&] { prog->vm = bpfvm::Interpreter::create(prog->program, prog->helpers); });
-    if (!*prog->vm) {
-        write_err(err, err_size, prog->vm->error().to_string());
-        return -1;
+    const bool checked = mode == BPFVM_MODE_CHECKED;
+    const bpfvm::Interpreter* interp = nullptr;
+    const bpfvm::JitProgram* jit = nullptr;
+    {
+        std::lock_guard<std::mutex> guard(prog->lock);
+        prog->started = true;
+        if (prog->engine == BPFVM_ENGINE_INTERP) {
+            if (!prog->interp) prog->interp = bpfvm::Interpreter::create(prog->program, prog->helpers);
+            if (!*prog->interp) {
+                write_err(err, err_size, prog->interp->error().to_string());
+                return -1;
+            }
+            interp = &**prog->interp;
+        } else {
+            auto& slot = prog->jit[checked ? 1 : 0];
+            if (!slot) {
+                bpfvm::JitOptions jo;
+                jo.checked = checked;
+                slot = bpfvm::JitProgram::compile(prog->program, prog->helpers, {}, jo);
+            }
+            if (!*slot) {
+                write_err(err, err_size, slot->error().to_string());
+                return -1;
+            }
+            jit = &**slot;
+        }
     }
     bpfvm::RunOptions opts;
     opts.checked = mode == BPFVM_MODE_CHECKED;
     CRun run{prog, user};
     opts.user = &run;
-    auto result = (*prog->vm)->run(mem, mem_size, opts);
+    auto result = interp ? interp->run(mem, mem_size, opts) : jit->run(mem, mem_size, opts);
     if (!result) {
         write_err(err, err_size, result.error().to_string());
         return -1;
     }
     if (r0) *r0 = *result;
+    return 0;
+}
+
+int bpfvm_program_set_engine(bpfvm_program* prog, enum bpfvm_engine engine) {
+    if (!prog || (engine != BPFVM_ENGINE_JIT && engine != BPFVM_ENGINE_INTERP)) return -1;
+    if (engine == BPFVM_ENGINE_JIT && !bpfvm::JitProgram::supported()) return -1;
+    std::lock_guard<std::mutex> guard(prog->lock);
+    if (prog->started) return -1;
+    prog->engine = engine;
     return 0;
 }
 

@@ -29,9 +29,18 @@ int bpfvm_program_set_helper(bpfvm_program* prog, uint32_t id, const char* name,
 
 enum bpfvm_mode { BPFVM_MODE_FAST = 0, BPFVM_MODE_CHECKED = 1 };
 
+enum bpfvm_engine { BPFVM_ENGINE_JIT = 0, BPFVM_ENGINE_INTERP = 1 };
+
+/* The engine runs use: the JIT (the default where the host has it) or the
+ * interpreter. Returns 0, or -1 when the program has already run or the host
+ * has no JIT. */
+int bpfvm_program_set_engine(bpfvm_program* prog, enum bpfvm_engine engine);
+
 /* Run with r1 = mem, r2 = mem_size. Returns 0 and stores r0, or -1 and
  * writes the reason to err. The checked mode confines loads and stores to the
- * stack and [mem, mem + mem_size). Safe to call from several threads. */
+ * stack and [mem, mem + mem_size) and bounds the run; use it for programs no
+ * verifier has passed. The first run in a mode prepares (or compiles) the
+ * program for it. Safe to call from several threads. */
 int bpfvm_program_run(bpfvm_program* prog, void* mem, size_t mem_size, enum bpfvm_mode mode, void* user,
                       uint64_t* r0, char* err, size_t err_size);
 

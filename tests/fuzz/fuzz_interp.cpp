@@ -1,4 +1,4 @@
-// fuzz_interp: the checked interpreter on arbitrary programs.
+// fuzz_interp: the checked interpreter, and the checked JIT, on arbitrary programs.
 //
 // Input: [mem_len u8][flags u8][mem_len bytes of memory][bytecode...]
 //   the memory is the context (r1 = its address, r2 = its size); the
@@ -13,11 +13,16 @@
 // regions handed to the program, so nothing here may crash or trip ASan or
 // UBSan. Every program runs twice: checked mode zeroes the stack and all
 // helpers here are deterministic, so both runs must agree on r0 (or the error)
-// and on the memory they leave behind.
+// and on the memory they leave behind. The program is also compiled by the
+// JIT in the checked mode and run the same way: it must agree with the
+// interpreter (same r0 and memory when the interpreter finishes; an error when
+// it stops, the same one unless either ran out of instruction budget, which
+// the JIT charges a block at a time).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "bpfvm/jit.h"
 #include "bpfvm/vm.h"
 #include "fuzz_common.h"
 
@@ -74,7 +79,8 @@ struct Outcome {
 
 // Both runs go through here, from the same caller, so that the stack (and so
 // r10) has the same address in both.
-__attribute__((noinline)) Outcome run_once(const Interpreter& vm, std::vector<uint8_t>& mem,
+template <typename Engine>
+__attribute__((noinline)) Outcome run_once(const Engine& vm, std::vector<uint8_t>& mem,
                                            const std::vector<uint8_t>& init, FuzzState& st, uint8_t flags) {
     const bool ctx_ro = flags & 1;
     if (!init.empty()) std::memcpy(mem.data(), init.data(), init.size());
@@ -164,6 +170,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (st.rom[i] != static_cast<uint8_t>(0xf0 + i)) fuzz::finding("the read-only region was written");
     if (!a.ok && (a.error_insn < 0 || a.error_insn >= static_cast<int64_t>(prog->size())))
         fuzz::finding("run error does not name an instruction of the program: " + a.error);
+
+    // The JIT, checked, must agree with the interpreter.
+    if (!JitProgram::supported()) return 0;
+    auto jit = JitProgram::compile(*prog, fuzz_helpers(), prep, JitOptions{});
+    if (!jit) fuzz::finding("the interpreter prepared a program the JIT refuses: " + jit.error().to_string());
+    Outcome j = run_once(*jit, mem, init, st, flags);
+    auto describe = [](const Outcome& o) { return o.ok ? "r0 = " + std::to_string(o.r0) : "error: " + o.error; };
+    auto head = [](const std::string& e) { return e.substr(0, e.find(" at 0x")); };
+    const char* budget = "instruction budget exhausted";
+    bool budget_involved = a.error.find(budget) != std::string::npos || j.error.find(budget) != std::string::npos;
+    if (a.ok != j.ok || (a.ok && a.r0 != j.r0) ||
+        (!a.ok && !budget_involved && (head(a.error) != head(j.error) || a.error_insn != j.error_insn)))
+        fuzz::finding("the JIT disagrees with the interpreter:\n  interpreter: " + describe(a) + "\n  jit: " + describe(j));
+    if (a.ok && (mem != mem_a || std::memcmp(scratch_a.data(), st.scratch, kScratchSize) != 0))
+        fuzz::finding("the JIT leaves different memory behind than the interpreter");
+    if (ro && mem != init) fuzz::finding("the JIT wrote a read-only context");
+    for (size_t i = 0; i < kRomSize; i++)
+        if (st.rom[i] != static_cast<uint8_t>(0xf0 + i)) fuzz::finding("the JIT wrote the read-only region");
     return 0;
 }
 

@@ -48,6 +48,20 @@ int main(void) {
     CHECK(strstr(err, "instruction 0: invalid read of 4 bytes") != NULL);
     bpfvm_program_free(p);
 
+    /* Both engines, both modes. */
+    for (int engine = 0; engine < 2; engine++) {
+        p = bpfvm_program_assemble("r0 = *(u32 *)(r1 + 0)\nr0 += r2\nexit\n", err, sizeof err);
+        CHECK(p != NULL);
+        CHECK(bpfvm_program_set_engine(p, (enum bpfvm_engine)engine) == 0);
+        for (int mode = 0; mode < 2; mode++) {
+            r0 = 0;
+            CHECK(bpfvm_program_run(p, &word, sizeof word, (enum bpfvm_mode)mode, NULL, &r0, err, sizeof err) == 0);
+            CHECK(r0 == 0xdeadbeef + 4);
+        }
+        CHECK(bpfvm_program_set_engine(p, BPFVM_ENGINE_INTERP) == -1); /* too late */
+        bpfvm_program_free(p);
+    }
+
     /* Errors name the place. */
     CHECK(bpfvm_program_load(code, 7, err, sizeof err) == NULL);
     CHECK(strstr(err, "not a whole number of 8-byte instructions") != NULL);
