@@ -63,10 +63,27 @@ TEST(Cli, RunPrintsR0) {
     EXPECT_EQ(bpfvm_cmd("run --checked " + d.file("mem.s") + " --mem " + d.file("mem.bin")).out, "r0 = 0x305 (773)\n");
 }
 
+TEST(Cli, EnginesAndModes) {
+    TempDir d;
+    d.write("sum.s", kSum);
+    for (const char* args : {"--engine interp", "--engine jit", "--engine interp --unchecked", "--engine jit --unchecked",
+                             "--engine jit --blinding"})
+        EXPECT_EQ(bpfvm_cmd(std::string("run ") + args + " " + d.file("sum.s")).out, "r0 = 0x37 (55)\n") << args;
+    auto dump = bpfvm_cmd("run --dump-jit --unchecked " + d.file("sum.s"));
+    EXPECT_EQ(dump.exit_code, 0) << dump.err;
+    EXPECT_NE(dump.out.find("    2: r0 += r1\n"), std::string::npos) << dump.out;
+    EXPECT_NE(dump.out.find("add     rax, rdi"), std::string::npos) << dump.out;
+    EXPECT_NE(dump.out.find("r0 = 0x37 (55)"), std::string::npos);
+    auto bad = bpfvm_cmd("run --dump-jit --engine interp " + d.file("sum.s"));
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("--dump-jit needs --engine jit"), std::string::npos);
+    EXPECT_NE(bpfvm_cmd("run --checked --unchecked " + d.file("sum.s")).exit_code, 0);
+}
+
 TEST(Cli, CheckedRunStopsAtTheFaultingInstruction) {
     TempDir d;
     d.write("oob.s", "r0 = 0\nr0 = *(u64 *)(r1 + 8)\nexit\n");
-    auto r = bpfvm_cmd("run --checked --mem-size 8 " + d.file("oob.s"));
+    auto r = bpfvm_cmd("run --mem-size 8 " + d.file("oob.s")); // checked by default
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("run failed: instruction 1: invalid read of 8 bytes at 0x"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("past the end of the context"), std::string::npos) << r.err;
