@@ -378,6 +378,13 @@ TEST(Calls, EightFramesAtMost) {
     auto r = run(chain(8));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message, "call stack too deep: more than 8 frames");
+    // The entry function calling itself (Linux's verifier refuses it; it must not break an engine).
+    auto self = run("r6 = 1\n r0 = 0\n call pc-3\n exit");
+    ASSERT_FALSE(self);
+    EXPECT_EQ(self.error().to_string(), "instruction 2: call stack too deep: more than 8 frames");
+    // (r1 and r2 start at 0 without memory, and go down the calls as arguments.)
+    EXPECT_EQ(r0_of("r1 += 1\n r6 = r1\n if r1 == 3 goto +2\n call pc-4\n r6 += 10\n r0 = r6\n exit"), 11u);
+    EXPECT_EQ(r0_of("r1 = func[pc-1] ll\n r2 += 1\n r0 = r2\n if r2 > 4 goto +1\n callx r1\n exit"), 5u);
     auto forever = run("call f\n exit\n f: call f\n exit");
     ASSERT_FALSE(forever);
     EXPECT_EQ(forever.error().to_string(), "instruction 2: call stack too deep: more than 8 frames");

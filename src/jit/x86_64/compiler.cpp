@@ -65,6 +65,7 @@ public:
     void emit_program() {
         analyse();
         offsets.assign(insns_.size(), 0);
+        if (stub_entry_) emit_entry_stub();
         for (size_t f = 0; f < functions_.size(); f++) emit_function(f);
         emit_shared_stubs();
         for (auto& s : stubs_) emit_stub(*s);
@@ -124,8 +125,11 @@ private:
                 break;
             default: break;
             }
-            if (auto t = branch_target(*info, in, static_cast<int64_t>(i)); t && info->form != Form::LdImm64)
-                is_target_[*t] = true;
+            auto t = branch_target(*info, in, static_cast<int64_t>(i));
+            if (t && info->form != Form::LdImm64) is_target_[*t] = true;
+            // The entry function called as a function (recursion, or its address
+            // taken for callx): it needs an entry stub of its own.
+            if (t && *t == 0 && (info->form == Form::CallLocal || info->form == Form::LdImm64)) stub_entry_ = true;
             // Blocks (for the checked mode's budget) end after control transfers.
             bool ends_block = info->form == Form::Ja || info->form == Form::Gotol || info->form == Form::JmpK ||
                               info->form == Form::JmpX || info->form == Form::Exit || info->form == Form::MayGoto ||
@@ -135,11 +139,12 @@ private:
             size_t next = i + (info->form == Form::LdImm64 ? 2 : 1);
             if (ends_block && next < insns_.size()) block_start_[next] = true;
         }
+        if (stub_entry_) needs_state_ = uses_stack_ = true;
         if (opt_.checked) {
             needs_state_ = true;
             uses_stack_ = true; // the stack check reads r10: it must be the program's
             for (auto& fi : functions_) fi.calls = true; // the slow path calls into C++
-            functions_[0].saved = 0xf; // the entry zeroes r6-r9: it saves the host's values
+            if (!stub_entry_) functions_[0].saved = 0xf; // the entry zeroes r6-r9: it saves the host's values
         }
         for (auto& fi : functions_) block_start_[fi.begin] = true;
         for (size_t i = 0; i < insns_.size(); i++)
@@ -193,7 +198,7 @@ private:
         const FunctionInfo& fi = functions_[f];
         Frame fr;
         static const int kOrder[4] = {6, 7, 8, 9};
-        if (f == 0) {
+        if (f == 0 && !stub_entry_) {
             // The entry follows the host ABI: it saves every callee-saved
             // register it uses, including rbp and r12.
             if (uses_stack_) fr.pushed.push_back(Reg64(Operand::RBP));
@@ -211,7 +216,7 @@ private:
 
     void prologue(size_t f, const Frame& fr) {
         for (const auto& r : fr.pushed) push(r);
-        if (f == 0) {
+        if (f == 0 && !stub_entry_) {
             if (needs_state_) mov(state(), rdx);
             if (uses_stack_) lea(rbp, ptr[rdx + kStackTopOff]);
             if (opt_.checked) {
@@ -221,7 +226,27 @@ private:
         }
         if (fr.counter) push(qword[state() + static_cast<uint32_t>(offsetof(JitState, may_goto_budget))]);
         if (fr.pad) sub(rsp, 8);
-        if (f == 0 && needs_state_) mov(field(offsetof(JitState, entry_rsp)), rsp);
+        if (f == 0 && !stub_entry_ && needs_state_) mov(field(offsetof(JitState, entry_rsp)), rsp);
+    }
+
+    // The host's entry when the entry function is also called from BPF code:
+    // saves every callee-saved register, sets up the state and r10, then
+    // calls the entry function as any other function.
+    void emit_entry_stub() {
+        static const Reg64 saved[] = {Reg64(Operand::RBX), Reg64(Operand::RBP), Reg64(Operand::R12),
+                                      Reg64(Operand::R13), Reg64(Operand::R14), Reg64(Operand::R15)};
+        for (const auto& r : saved) push(r);
+        sub(rsp, 8); // 6 pushes: align for the call
+        mov(state(), rdx);
+        lea(rbp, ptr[rdx + kStackTopOff]);
+        if (opt_.checked)
+            for (int r : {0, 3, 4, 5, 6, 7, 8, 9}) xor_(R32(r), R32(r));
+        mov(field(offsetof(JitState, entry_rsp)), rsp);
+        call(function_label(0));
+        L(main_epilogue_);
+        add(rsp, 8);
+        for (int k = 5; k >= 0; k--) pop(saved[k]);
+        ret();
     }
 
     void epilogue(const Frame& fr) {
@@ -257,7 +282,7 @@ private:
             }
             emit_insn(static_cast<size_t>(i), *info, f);
         }
-        if (f == 0) {
+        if (f == 0 && !stub_entry_) {
             // The entry's epilogue, where errors unwind to (rsp = entry_rsp).
             L(main_epilogue_);
             epilogue(fr);
@@ -986,6 +1011,7 @@ private:
     int64_t current_index_ = 0;
     bool needs_state_ = false;
     bool uses_stack_ = false;
+    bool stub_entry_ = false; // the entry function is also a call target
     bool has_callx_ = false;
     std::vector<std::unique_ptr<Stub>> stubs_;
     Label unwind_, main_epilogue_, slow_check_, callx_not_function_, function_table_;
