@@ -335,6 +335,8 @@ L_MAY_GOTO:
 L_CALL_HELPER:
 L_CALL_KFUNC:
     regs[0] = impl.calls[static_cast<uint32_t>(pc->imm)](regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
+    // A call leaves r1-r5 unspecified; the checked mode makes them 0 in every engine.
+    if constexpr (Checked) regs[1] = regs[2] = regs[3] = regs[4] = regs[5] = 0;
     NEXT();
 L_CALL_LOCAL:
     call_target = static_cast<uint64_t>(pc + 1 + pc->imm - st.code);
@@ -352,6 +354,7 @@ L_CALLX: {
         return 0;
     }
     regs[0] = h->fn(regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
+    if constexpr (Checked) regs[1] = regs[2] = regs[3] = regs[4] = regs[5] = 0;
     NEXT();
 }
 L_do_call:

@@ -676,6 +676,13 @@ private:
         jump_to(static_cast<int64_t>(i) + in.off + 1, op);
     }
 
+    // After a helper call r1-r5 hold what the host's calling convention left;
+    // the checked mode makes them 0, as the checked interpreter does.
+    void clear_arguments() {
+        if (!opt_.checked) return;
+        for (int r = 1; r <= 5; r++) xor_(R32(r), R32(r));
+    }
+
     void emit_local_call(size_t i, const Operand* target_reg) {
         // At most kMaxCallFrames frames: the new frame must stay inside the stack.
         Stub& s = add_stub(kCallDepth, static_cast<int64_t>(i));
@@ -711,6 +718,7 @@ private:
         call_function(reinterpret_cast<const void*>(&bpfvm_jit_callx_helper));
         cmp(field(offsetof(JitState, error_kind), 32), 0);
         jne(unwind_, T_NEAR);
+        clear_arguments();
         L(done);
     }
 
@@ -923,6 +931,7 @@ private:
         case Form::CallKfunc:
             mov(scratch9(), state());
             call_function(reinterpret_cast<const void*>(bind_.call_target[i]));
+            clear_arguments();
             break;
         case Form::CallLocal: emit_local_call(i, nullptr); break;
         case Form::CallX: emit_callx(i, in); break;
