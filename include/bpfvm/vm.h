@@ -79,6 +79,10 @@ struct RunOptions {
     bool context_writable = true;
     // Packet for the legacy LD_ABS/LD_IND loads; empty means the context.
     std::span<const uint8_t> packet;
+    // Memory for the program's stack, at least kMaxCallFrames * kStackSize
+    // (4096) bytes, 16-byte aligned: its last 4096 bytes are used, r10 starts
+    // at its end. Empty: a stack of the run's own. (The checked mode zeroes it.)
+    std::span<uint8_t> stack;
     // Handed to helpers through ExecContext::user.
     void* user = nullptr;
 };

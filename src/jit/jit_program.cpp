@@ -87,7 +87,9 @@ Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
     for (int k = 0; k < 4; k++) st.ctx_last_read[k] = st.ctx_last_write[k] = 0;
     st.ctx.regions = regions.data();
     st.ctx.capacity = static_cast<int>(regions.size());
-    std::memset(st.stack, 0, sizeof st.stack);
+    std::memset(reinterpret_cast<uint8_t*>(st.stack_top) - kMaxCallFrames * kStackSize, 0,
+                kMaxCallFrames * kStackSize);
+    for (int k = 0; k < 4; k++) st.stack_last[k] = st.stack_top - (uint64_t(1) << k);
     st.budget = options.insn_budget;
     st.ctx_lo = UINT64_MAX;
     if (ctx && ctx_size) {
@@ -121,6 +123,16 @@ Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& o
         st.impl = &impl;
     }
     if (impl.use.may_goto) st.may_goto_budget = options.may_goto_budget;
+    if (!options.stack.empty() && options.stack.size() < kMaxCallFrames * kStackSize) [[unlikely]]
+        return make_error(fmt::format("RunOptions::stack has {} bytes: a stack needs {}", options.stack.size(),
+                                      kMaxCallFrames * kStackSize));
+    if (impl.use.stack || impl.checked) {
+        uint8_t* base = st.stack;
+        if (!options.stack.empty()) [[unlikely]]
+            base = options.stack.data() + options.stack.size() - kMaxCallFrames * kStackSize;
+        st.stack_top = reinterpret_cast<uint64_t>(base) + kMaxCallFrames * kStackSize;
+        st.stack_call_limit = reinterpret_cast<uint64_t>(base) + 2 * kStackSize;
+    }
     if (impl.use.packet) {
         if (options.packet.data()) {
             st.packet = options.packet.data();
@@ -148,8 +160,7 @@ namespace {
     std::string message;
     switch (st.error_kind) {
     case jit::kFault: {
-        uint64_t top = reinterpret_cast<uint64_t>(st.stack + sizeof st.stack);
-        message = exec::describe_fault(st.fault, st.ctx, st.fault_rbp - kStackSize, top);
+        message = exec::describe_fault(st.fault, st.ctx, st.fault_rbp - kStackSize, st.stack_top);
         break;
     }
     case jit::kBudget: {
@@ -212,8 +223,7 @@ namespace bpfvm::jit {
 extern "C" uint64_t bpfvm_jit_check_access(JitState* st, uint64_t addr, uint64_t packed, uint64_t rbp) {
     uint32_t size = static_cast<uint32_t>(packed & 0xff);
     bool write = (packed & 0x100) != 0, atomic = (packed & 0x200) != 0;
-    uint64_t top = reinterpret_cast<uint64_t>(st->stack + sizeof st->stack);
-    if (exec::access_ok(st->ctx, rbp - kStackSize, top, addr, size, write, atomic)) return 1;
+    if (exec::access_ok(st->ctx, rbp - kStackSize, st->stack_top, addr, size, write, atomic)) return 1;
     st->fault = exec::Fault{addr, size, write, atomic};
     st->fault_rbp = rbp;
     return 0;

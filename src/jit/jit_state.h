@@ -24,6 +24,9 @@ struct JitState {
     ExecContext ctx; // first: helpers get its address (r12) in r9
     const JitProgram::Impl* impl;
     uint64_t entry_rsp; // rsp of the entry frame, for unwinding on errors
+    uint64_t stack_top;        // r10 of the entry function (end of the stack)
+    uint64_t stack_call_limit; // a local call needs r10 >= this (room for one more frame)
+    uint64_t stack_last[4];    // checked: stack_top - (1 << k), the last address of an access of 1 << k bytes
     uint64_t budget;    // checked: instructions left
     // Checked: the context, [ctx_lo, ctx_lo + len). ctx_last_*[k] is the
     // highest address an access of 1 << k bytes may start at (0 when none may).
@@ -40,8 +43,8 @@ struct JitState {
     uint32_t padding;
     exec::Fault fault;
     uint64_t fault_rbp;
-    // The BPF stack: 8 frames of 512 bytes; r10 of the entry function points
-    // to its end. Not initialised (the checked mode zeroes it).
+    // The BPF stack unless the caller gave one: 8 frames of 512 bytes. Not
+    // initialised (the checked mode zeroes it).
     alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
 
     // No initialisation: run() sets what the program uses.
@@ -54,6 +57,8 @@ struct StateUse {
     bool packet = false;    // legacy packet loads
     bool may_goto = false;
     bool callx = false;
+    bool stack = false;       // r10 (the program's stack, or local calls)
+    bool local_calls = false; // local calls or callx (the frame limit)
 };
 
 // Called by generated code.

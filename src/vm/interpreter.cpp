@@ -51,6 +51,7 @@ struct ExecState {
     ExecContext ctx;
     const Interpreter::Impl* impl = nullptr;
     const Slot* code = nullptr;
+    uint8_t* user_stack = nullptr; // RunOptions::stack's last 4096 bytes, or null
     uint64_t stack_lo = 0; // checked mode: the current frame's bottom
     uint64_t stack_top = 0;
     const uint8_t* packet = nullptr;
@@ -133,9 +134,10 @@ template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2
         return 0;
     }
 
-    alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
-    if constexpr (Checked) std::memset(stack, 0, sizeof stack);
-    const uint64_t top = reinterpret_cast<uint64_t>(stack + sizeof stack);
+    alignas(16) uint8_t own_stack[kMaxCallFrames * kStackSize];
+    uint8_t* stack = st.user_stack ? st.user_stack : own_stack;
+    if constexpr (Checked) std::memset(stack, 0, kMaxCallFrames * kStackSize);
+    const uint64_t top = reinterpret_cast<uint64_t>(stack + kMaxCallFrames * kStackSize);
     st.stack_top = top;
     st.stack_lo = top - kStackSize;
 
@@ -606,6 +608,12 @@ Result<Interpreter> Interpreter::create(const Program& program, const HelperTabl
 Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
     ExecState st;
     st.impl = impl_.get();
+    if (!options.stack.empty()) {
+        if (options.stack.size() < kMaxCallFrames * kStackSize)
+            return make_error(fmt::format("RunOptions::stack has {} bytes: a stack needs {}", options.stack.size(),
+                                          kMaxCallFrames * kStackSize));
+        st.user_stack = options.stack.data() + options.stack.size() - kMaxCallFrames * kStackSize;
+    }
     st.ctx.user = options.user;
     st.ctx.checked = options.checked;
     st.may_goto_budget = options.may_goto_budget;

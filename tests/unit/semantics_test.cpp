@@ -597,6 +597,26 @@ TEST(Checked, InstructionBudget) {
               "instruction 2: instruction budget exhausted: the program ran too long (or forever)");
 }
 
+TEST(Memory, TheCallersStack) {
+    // With RunOptions::stack, r10 is the end of the given memory: results
+    // that depend on stack addresses are the same on every engine.
+    alignas(16) static uint8_t stack[4096 + 64];
+    RunOptions ro;
+    ro.stack = stack;
+    auto r = run("*(u64 *)(r10 - 8) = 0x1234\n r0 = r10\n exit", {}, ro);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, reinterpret_cast<uint64_t>(stack + sizeof stack));
+    uint64_t word;
+    std::memcpy(&word, stack + sizeof stack - 8, 8);
+    EXPECT_EQ(word, 0x1234u);
+    RunOptions small;
+    std::vector<uint8_t> tiny(100);
+    small.stack = tiny;
+    auto refused = run("r0 = 0\n exit", {}, small);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().message, "RunOptions::stack has 100 bytes: a stack needs 4096");
+}
+
 TEST(Checked, StackStartsZeroed) {
     EXPECT_EQ(checked_error("r0 = *(u64 *)(r10 - 512)\n exit"), "ok 0x0");
 }

@@ -28,8 +28,7 @@ namespace {
 
 using namespace Xbyak;
 
-constexpr int kStackOff = static_cast<int>(offsetof(JitState, stack));
-constexpr int kStackTopOff = kStackOff + kMaxCallFrames * kStackSize;
+constexpr uint32_t kStackTopField = static_cast<uint32_t>(offsetof(JitState, stack_top));
 
 int size_log2(int bytes) { return bytes == 1 ? 0 : bytes == 2 ? 1 : bytes == 4 ? 2 : 3; }
 
@@ -140,12 +139,14 @@ private:
             if (ends_block && next < insns_.size()) block_start_[next] = true;
         }
         if (stub_entry_) needs_state_ = uses_stack_ = true;
+        for (const auto& fi : functions_) use.local_calls |= fi.calls && uses_stack_;
         if (opt_.checked) {
             needs_state_ = true;
             uses_stack_ = true; // the stack check reads r10: it must be the program's
             for (auto& fi : functions_) fi.calls = true; // the slow path calls into C++
             if (!stub_entry_) functions_[0].saved = 0xf; // the entry zeroes r6-r9: it saves the host's values
         }
+        use.stack = uses_stack_;
         for (auto& fi : functions_) block_start_[fi.begin] = true;
         for (size_t i = 0; i < insns_.size(); i++)
             if (is_target_[i]) block_start_[i] = true;
@@ -218,7 +219,7 @@ private:
         for (const auto& r : fr.pushed) push(r);
         if (f == 0 && !stub_entry_) {
             if (needs_state_) mov(state(), rdx);
-            if (uses_stack_) lea(rbp, ptr[rdx + kStackTopOff]);
+            if (uses_stack_) mov(rbp, qword[rdx + kStackTopField]);
             if (opt_.checked) {
                 // Registers start at 0, as in the interpreter.
                 for (int r : {0, 3, 4, 5, 6, 7, 8, 9}) xor_(R32(r), R32(r));
@@ -238,7 +239,7 @@ private:
         for (const auto& r : saved) push(r);
         sub(rsp, 8); // 6 pushes: align for the call
         mov(state(), rdx);
-        lea(rbp, ptr[rdx + kStackTopOff]);
+        mov(rbp, qword[rdx + kStackTopField]);
         if (opt_.checked)
             for (int r : {0, 3, 4, 5, 6, 7, 8, 9}) xor_(R32(r), R32(r));
         mov(field(offsetof(JitState, entry_rsp)), rsp);
@@ -390,8 +391,7 @@ private:
             lea(scratch10(), ptr[rbp - kStackSize]);
             cmp(scratch11(), scratch10());
             jb(miss, T_NEAR);
-            lea(scratch10(), ptr[state() + (kStackTopOff - size)]);
-            cmp(scratch11(), scratch10());
+            cmp(scratch11(), field(offsetof(JitState, stack_last) + 8 * static_cast<size_t>(size_log2(size))));
             jbe(ok, T_NEAR);
         };
         auto check_context = [&](Label& miss) {
@@ -686,8 +686,7 @@ private:
     void emit_local_call(size_t i, const Operand* target_reg) {
         // At most kMaxCallFrames frames: the new frame must stay inside the stack.
         Stub& s = add_stub(kCallDepth, static_cast<int64_t>(i));
-        lea(scratch10(), ptr[state() + (kStackOff + 2 * kStackSize)]);
-        cmp(rbp, scratch10());
+        cmp(rbp, field(offsetof(JitState, stack_call_limit)));
         jb(s.label, T_NEAR);
         sub(rbp, kStackSize);
         if (target_reg) call(*target_reg);
