@@ -63,31 +63,41 @@ std::string describe_fault(const Fault& f, const ExecContext& ctx, uint64_t stac
     const char* kind = f.write ? "write" : "read";
     std::string what = fmt::format("invalid {}{} of {} byte{} at 0x{:x}", f.atomic ? "atomic " : "", kind, f.size,
                                    f.size == 1 ? "" : "s", f.addr);
-    uint64_t a = f.addr;
-    auto near = [&](uint64_t begin, uint64_t size, std::string_view name, bool writable) -> std::string {
-        uint64_t end = begin + size;
-        if (in_region(MemoryRegion{begin, size, true, name}, a, f.size)) {
-            if (f.write && !writable) return fmt::format(": the {} is read-only", name);
-            return {};
-        }
-        if (a < begin && begin - a <= 4096)
-            return fmt::format(": {} bytes before the {} (0x{:x}..0x{:x})", begin - a, name, begin, end);
-        if (a >= begin && a - begin < size + 4096) {
-            uint64_t past = a + f.size - end;
-            return fmt::format(": {} past the end of the {} (0x{:x}..0x{:x}, {} bytes)",
-                               past == 1 ? std::string("1 byte") : fmt::format("{} bytes", past), name, begin, end,
-                               size);
-        }
-        return {};
-    };
+    const uint64_t a = f.addr;
     if (f.atomic && (a % f.size) != 0) return what + ": atomic accesses must be aligned to their size";
-    std::string hint = near(stack_lo, stack_top - stack_lo, "stack", true);
-    for (int i = 0; hint.empty() && i < ctx.num_regions; i++) {
-        const MemoryRegion& r = ctx.regions[i];
-        hint = near(r.begin, r.size, r.name, r.writable);
+    // The place the access is nearest to (within 4 KiB) says what went wrong.
+    struct Place {
+        uint64_t begin, size;
+        std::string_view name;
+        bool writable;
+    };
+    std::vector<Place> places;
+    places.push_back({stack_lo, stack_top - stack_lo, "stack", true});
+    for (int i = 0; i < ctx.num_regions; i++)
+        places.push_back({ctx.regions[i].begin, ctx.regions[i].size, ctx.regions[i].name, ctx.regions[i].writable});
+    const Place* best = nullptr;
+    uint64_t best_distance = 4096;
+    for (const Place& p : places) {
+        uint64_t end = p.begin + p.size;
+        uint64_t distance;
+        if (in_region(MemoryRegion{p.begin, p.size, true, p.name}, a, f.size)) distance = 0;
+        else if (a < p.begin) distance = p.begin - a;
+        else if (a >= end) distance = a - end + 1;
+        else distance = 1; // starts inside, runs past the end
+        if (distance <= best_distance && (!best || distance < best_distance)) {
+            best = &p;
+            best_distance = distance;
+        }
     }
-    if (hint.empty()) hint = ": not in the stack, the context or any memory handed to the program";
-    return what + hint;
+    if (!best) return what + ": not in the stack, the context or any memory handed to the program";
+    uint64_t begin = best->begin, size = best->size, end = begin + size;
+    if (in_region(MemoryRegion{begin, size, true, best->name}, a, f.size))
+        return what + (f.write && !best->writable ? fmt::format(": the {} is read-only", best->name) : std::string());
+    if (a < begin) return what + fmt::format(": {} bytes before the {} (0x{:x}..0x{:x})", begin - a, best->name, begin, end);
+    uint64_t past = a + f.size - end;
+    return what + fmt::format(": {} past the end of the {} (0x{:x}..0x{:x}, {} bytes)",
+                              past == 1 ? std::string("1 byte") : fmt::format("{} bytes", past), best->name, begin, end,
+                              size);
 }
 
 std::string call_depth_message() { return fmt::format("call stack too deep: more than {} frames", kMaxCallFrames); }

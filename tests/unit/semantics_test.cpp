@@ -585,6 +585,39 @@ TEST(Checked, HelpersDeclareTheMemoryTheyHandOver) {
               "ok 0x55");
 }
 
+TEST(Checked, FaultsAreDescribedByTheNearestPlace) {
+    // A context on the host stack, near the engines' own stacks: the fault is
+    // still described by what the address is nearest to.
+    uint8_t local[64] = {};
+    auto insns = assemble("r0 = *(u8 *)(r1 - 1)\n exit");
+    auto prog = Program::from_insns(*insns);
+    auto vm = Interpreter::create(*prog);
+    RunOptions ro;
+    ro.checked = true;
+    auto r = vm->run(local, sizeof local, ro);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find(": 1 bytes before the context"), std::string::npos) << r.error().message;
+    if (JitProgram::supported()) {
+        auto jit = JitProgram::compile(*prog);
+        auto j = jit->run(local, sizeof local, ro);
+        ASSERT_FALSE(j);
+        EXPECT_NE(j.error().message.find(": 1 bytes before the context"), std::string::npos) << j.error().message;
+    }
+}
+
+TEST(Calls, AnEarlyEndInsideACalleeRestoresTheHostsRegisters) {
+    // A failed packet load, a bad callx or a too-deep call ends the run from
+    // inside a function that saved r6-r9 (the host's rbx, r13-r15): the run
+    // must still return with the host's registers as they were.
+    for (const char* end : {"r0 = *(u8 *)skb[1000]", "r1 = 12345\n callx r1", "call f"}) {
+        std::string text = fmt::format("call f\n r0 = 1\n exit\n f: r6 = 42\n r7 = 43\n r8 = 44\n r9 = 45\n {}\n exit", end);
+        volatile uint64_t keep[4] = {1, 2, 3, 4};
+        uint64_t a = keep[0] * 3, b = keep[1] * 5, c = keep[2] * 7, d = keep[3] * 11; // live across the runs
+        for (int i = 0; i < 3; i++) run(text, std::vector<uint8_t>(8, 0));
+        EXPECT_EQ(a + b + c + d, 3u + 10 + 21 + 44) << text;
+    }
+}
+
 TEST(Checked, InstructionBudget) {
     RunOptions ro;
     ro.insn_budget = 1000;

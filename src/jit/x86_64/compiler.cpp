@@ -139,6 +139,10 @@ private:
             if (ends_block && next < insns_.size()) block_start_[next] = true;
         }
         if (stub_entry_) needs_state_ = uses_stack_ = true;
+        // An unwind (error, failed packet load) from a callee skips the callee's
+        // epilogue: the entry must then save every host register a callee may
+        // write, not only its own.
+        if (needs_state_ && functions_.size() > 1 && !stub_entry_) functions_[0].saved = 0xf;
         for (const auto& fi : functions_) use.local_calls |= fi.calls && uses_stack_;
         if (opt_.checked) {
             needs_state_ = true;
