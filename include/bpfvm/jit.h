@@ -40,7 +40,9 @@ public:
     // r1 = ctx, r2 = ctx_size; returns r0 or the error that stopped the run.
     // The mode is the one compiled in; asking for checks (options.checked)
     // from code compiled without them is an error.
-    Result<uint64_t> run(void* ctx, size_t ctx_size, const RunOptions& options = {}) const;
+    Result<uint64_t> run(void* ctx, size_t ctx_size, const RunOptions& options) const;
+    // The same with the default options: the cheapest way to call a program.
+    Result<uint64_t> run(void* ctx, size_t ctx_size) const;
 
     bool checked() const;
     const Program& program() const;

@@ -123,7 +123,8 @@ public:
                                       const PrepareOptions& options = {});
 
     // r1 = ctx, r2 = ctx_size; returns r0 or the error that stopped the run.
-    Result<uint64_t> run(void* ctx, size_t ctx_size, const RunOptions& options = {}) const;
+    Result<uint64_t> run(void* ctx, size_t ctx_size, const RunOptions& options) const;
+    Result<uint64_t> run(void* ctx, size_t ctx_size) const; // the default options
 
     const Program& program() const { return *program_; }
 

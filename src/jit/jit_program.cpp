@@ -85,8 +85,8 @@ Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
     st.fault = exec::Fault{};
     st.fault_rbp = 0;
     for (int k = 0; k < 4; k++) st.ctx_last_read[k] = st.ctx_last_write[k] = 0;
-    st.ctx.regions = regions.data();
-    st.ctx.capacity = static_cast<int>(regions.size());
+    st.ctx().regions = regions.data();
+    st.ctx().capacity = static_cast<int>(regions.size());
     std::memset(reinterpret_cast<uint8_t*>(st.stack_top) - kMaxCallFrames * kStackSize, 0,
                 kMaxCallFrames * kStackSize);
     for (int k = 0; k < 4; k++) st.stack_last[k] = st.stack_top - (uint64_t(1) << k);
@@ -101,10 +101,10 @@ Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
             st.ctx_last_read[k] = last;
             st.ctx_last_write[k] = options.context_writable ? last : 0;
         }
-        st.ctx.add_region(MemoryRegion{lo, ctx_size, options.context_writable, "context"});
+        st.ctx().add_region(MemoryRegion{lo, ctx_size, options.context_writable, "context"});
     }
     for (const auto& r : options.regions)
-        if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
+        if (!st.ctx().add_region(r)) return make_error("too many memory regions for one run");
     uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
     if (st.error_kind == jit::kNoError) return r0;
     return report(impl, st);
@@ -112,14 +112,34 @@ Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
 
 } // namespace
 
+Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size) const {
+    const Impl& impl = *impl_;
+    if (impl.checked || impl.use.context || impl.use.may_goto || impl.use.packet) [[unlikely]] {
+        static const RunOptions defaults;
+        return run(ctx, ctx_size, defaults);
+    }
+    // A fast-mode program that uses no helpers, packet or may_goto: only the
+    // stack and the error slot are set up.
+    jit::JitState st;
+    st.error_kind = jit::kNoError;
+    if (impl.use.stack) {
+        st.stack_top = reinterpret_cast<uint64_t>(st.stack) + kMaxCallFrames * kStackSize;
+        st.stack_call_limit = reinterpret_cast<uint64_t>(st.stack) + 2 * kStackSize;
+    }
+    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
+    if (st.error_kind == jit::kNoError) [[likely]]
+        return r0;
+    return report(impl, st);
+}
+
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
     const Impl& impl = *impl_;
     jit::JitState st;
     st.error_kind = jit::kNoError;
     if (impl.use.context || impl.checked) {
-        st.ctx = ExecContext{};
-        st.ctx.user = options.user;
-        st.ctx.checked = impl.checked;
+        ExecContext& c = st.ctx_init();
+        c.user = options.user;
+        c.checked = impl.checked;
         st.impl = &impl;
     }
     if (impl.use.may_goto) st.may_goto_budget = options.may_goto_budget;
@@ -160,7 +180,7 @@ namespace {
     std::string message;
     switch (st.error_kind) {
     case jit::kFault: {
-        message = exec::describe_fault(st.fault, st.ctx, st.fault_rbp - kStackSize, st.stack_top);
+        message = exec::describe_fault(st.fault, st.ctx(), st.fault_rbp - kStackSize, st.stack_top);
         break;
     }
     case jit::kBudget: {
@@ -223,7 +243,7 @@ namespace bpfvm::jit {
 extern "C" uint64_t bpfvm_jit_check_access(JitState* st, uint64_t addr, uint64_t packed, uint64_t rbp) {
     uint32_t size = static_cast<uint32_t>(packed & 0xff);
     bool write = (packed & 0x100) != 0, atomic = (packed & 0x200) != 0;
-    if (exec::access_ok(st->ctx, rbp - kStackSize, st->stack_top, addr, size, write, atomic)) return 1;
+    if (exec::access_ok(st->ctx(), rbp - kStackSize, st->stack_top, addr, size, write, atomic)) return 1;
     st->fault = exec::Fault{addr, size, write, atomic};
     st->fault_rbp = rbp;
     return 0;
@@ -237,7 +257,7 @@ extern "C" uint64_t bpfvm_jit_callx_helper(uint64_t r1, uint64_t r2, uint64_t r3
         st->error_kind = kCallx;
         return 0;
     }
-    return h->fn(r1, r2, r3, r4, r5, &st->ctx);
+    return h->fn(r1, r2, r3, r4, r5, &st->ctx());
 }
 
 } // namespace bpfvm::jit

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 #include "bpfvm/jit.h"
 #include "../vm/exec_support.h"
@@ -21,7 +22,12 @@ enum ErrorKind : uint32_t {
 // Fields are set by JitProgram::run only when the program needs them (the
 // compiler says which), so a run of a small program costs a few stores.
 struct JitState {
-    ExecContext ctx; // first: helpers get its address (r12) in r9
+    // First: helpers get its address (r12) in r9. Raw storage, so that a run
+    // that calls no helper does not pay for constructing it (ctx_init).
+    alignas(ExecContext) unsigned char ctx_storage[sizeof(ExecContext)];
+    ExecContext& ctx() { return *std::launder(reinterpret_cast<ExecContext*>(ctx_storage)); }
+    const ExecContext& ctx() const { return *std::launder(reinterpret_cast<const ExecContext*>(ctx_storage)); }
+    ExecContext& ctx_init() { return *new (ctx_storage) ExecContext{}; }
     const JitProgram::Impl* impl;
     uint64_t entry_rsp; // rsp of the entry frame, for unwinding on errors
     uint64_t stack_top;        // r10 of the entry function (end of the stack)

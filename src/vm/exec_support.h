@@ -35,11 +35,11 @@ inline bool access_ok(const ExecContext& ctx, uint64_t stack_lo, uint64_t stack_
     return false;
 }
 
-struct Fault {
-    uint64_t addr = 0;
-    uint32_t size = 0;
-    bool write = false;
-    bool atomic = false;
+struct Fault { // (no initialisers: the JIT's per-run state holds one it does not always use)
+    uint64_t addr;
+    uint32_t size;
+    bool write;
+    bool atomic;
 };
 
 // "invalid read of 4 bytes at 0x...: 2 bytes past the end of the context (...)"

@@ -605,6 +605,11 @@ Result<Interpreter> Interpreter::create(const Program& program, const HelperTabl
     return vm;
 }
 
+Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size) const {
+    static const RunOptions defaults;
+    return run(ctx, ctx_size, defaults);
+}
+
 Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
     ExecState st;
     st.impl = impl_.get();
