@@ -1,9 +1,12 @@
-// bpfvm_bench: runs every benchmark program natively and in each bpfvm engine,
-// checks that all of them return what native code returns, then times them
-// with Google Benchmark and prints ns/run per engine, the ratio of each engine
-// to native code per program, and the geometric mean of the ratios.
+// bpfvm_bench: runs every benchmark program natively, in each bpfvm engine
+// and in the Linux kernel (where this process may load BPF programs), checks
+// that all of them return what native code returns, then times them with
+// Google Benchmark and prints ns/run per engine, the ratio of each engine to
+// native code (and of the JIT to the kernel, and of the checked JIT to the
+// JIT) per program, the geometric means of the ratios, the cost of calling an
+// empty program, and the JIT's compile time per 1000 instructions.
 //
-//   bpfvm_bench [--engines=native,interp,...|all] [--bpf-dir=DIR] [--benchmark_* flags]
+//   bpfvm_bench [--engines=native,jit,...|all] [--bpf-dir=DIR] [--benchmark_* flags]
 //   bpfvm_bench --check      compare results only (all engines), no timing
 #include <algorithm>
 #include <cmath>
@@ -19,6 +22,8 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "bpfvm/asm.h"
+#include "bpfvm/jit.h"
 #include "engines.h"
 #include "programs.h"
 
@@ -103,6 +108,7 @@ struct Column {
 struct Cell {
     std::unique_ptr<Runner> runner; // null when the engine could not prepare the program
     std::string prepare_error;
+    bool skipped = false; // not run by an engine that may skip programs; prepare_error says why
     std::unique_ptr<InputBuffer> input;
 };
 
@@ -166,8 +172,15 @@ Suite make_suite(const Options& o) {
         for (auto& col : suite.columns) {
             Cell cell;
             cell.input = std::make_unique<InputBuffer>(row.input);
-            if (auto runner = col.engine->prepare(p)) cell.runner = std::move(*runner);
-            else cell.prepare_error = runner.error().to_string();
+            if (auto runner = col.engine->prepare(p)) {
+                cell.runner = std::move(*runner);
+            } else {
+                cell.prepare_error = runner.error().to_string();
+                cell.skipped = col.kind->may_skip_programs;
+                if (cell.skipped)
+                    fmt::print(stderr, "bpfvm_bench: note: engine {} skips {}: {}\n", col.kind->name, p.name,
+                               cell.prepare_error);
+            }
             row.cells.push_back(std::move(cell));
         }
         suite.rows.push_back(std::move(row));
@@ -201,7 +214,12 @@ bool check_suite(Suite& suite, bool verbose) {
         }
         shown.push_back(fmt::format("native=0x{:x}", *ref));
         for (size_t c = 1; c < row.cells.size(); c++) {
-            std::string_view engine = suite.columns[c].kind->name;
+            const EngineKind& kind = *suite.columns[c].kind;
+            std::string_view engine = kind.name;
+            if (row.cells[c].skipped) {
+                shown.push_back(fmt::format("{}=(skipped)", engine));
+                continue;
+            }
             if (!row.cells[c].runner) {
                 fail(fmt::format("{}: {} cannot load it: {}", name, engine, row.cells[c].prepare_error));
                 shown.push_back(fmt::format("{}=(not loaded)", engine));
@@ -214,11 +232,15 @@ bool check_suite(Suite& suite, bool verbose) {
                 row_ok = false;
                 continue;
             }
-            if (*r != *ref) {
-                fail(fmt::format("{}: {} returned 0x{:x}, native returned 0x{:x}", name, engine, *r, *ref));
+            // Engines that return 32 bits return the fold of the result.
+            uint64_t want = kind.folds_result ? fold32(*ref) : *ref;
+            if (*r != want) {
+                fail(fmt::format("{}: {} returned 0x{:x}, native returned 0x{:x}{}", name, engine, *r, *ref,
+                                 kind.folds_result ? fmt::format(" (folded to 32 bits: 0x{:x})", want) : ""));
                 row_ok = false;
             }
-            if (*r != *ref || verbose) shown.push_back(fmt::format("{}=0x{:x}", engine, *r));
+            if (*r != want || verbose)
+                shown.push_back(fmt::format("{}=0x{:x}{}", engine, *r, kind.folds_result ? "(fold32)" : ""));
         }
         row.agrees = row_ok;
         if (verbose) {
@@ -244,7 +266,10 @@ public:
                 errors_.push_back(r.benchmark_name() + ": " + r.error_message);
                 continue;
             }
-            double ns = r.GetAdjustedCPUTime() * ns_per_unit(r.time_unit);
+            // CPU time, except for runners that time themselves (the kernel's
+            // own measurement, reported as manual time).
+            bool manual = r.run_name.time_type == "manual_time";
+            double ns = (manual ? r.GetAdjustedRealTime() : r.GetAdjustedCPUTime()) * ns_per_unit(r.time_unit);
             // With --benchmark_report_aggregates_only only the aggregates come here.
             if (r.run_type == Run::RT_Iteration) ns_[r.run_name.function_name].push_back(ns);
             else if (r.aggregate_name == "median") median_[r.run_name.function_name] = ns;
@@ -286,65 +311,243 @@ std::string benchmark_name(const Row& row, const Column& col) {
     return fmt::format("{}/{}", row.program->name, col.kind->name);
 }
 
-// The table: ns/run per engine, then each engine's ratio to native, then the
-// geometric mean of each ratio column (over the programs that ran in both).
-void print_summary(const Suite& suite, const SummaryReporter& results, std::FILE* out) {
+// A markdown table, columns right-aligned except the first.
+void print_table(std::FILE* out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& table) {
+    std::vector<size_t> width(header.size());
+    for (size_t i = 0; i < header.size(); i++) width[i] = header[i].size();
+    for (const auto& line : table)
+        for (size_t i = 0; i < line.size() && i < width.size(); i++) width[i] = std::max(width[i], line[i].size());
+    auto print_line = [&](const std::vector<std::string>& cells) {
+        std::string s = "|";
+        for (size_t i = 0; i < width.size(); i++) {
+            std::string_view cell = i < cells.size() ? std::string_view(cells[i]) : std::string_view();
+            s += i == 0 ? fmt::format(" {:<{}} |", cell, width[i]) : fmt::format(" {:>{}} |", cell, width[i]);
+        }
+        fmt::print(out, "{}\n", s);
+    };
+    print_line(header);
+    std::string rule = "|";
+    for (size_t i = 0; i < width.size(); i++)
+        rule += i == 0 ? std::string(width[i] + 1, '-') + "-|" : " " + std::string(width[i], '-') + ":|";
+    fmt::print(out, "{}\n", rule);
+    for (const auto& line : table) print_line(line);
+}
+
+int column_of(const Suite& suite, std::string_view engine) {
+    for (size_t c = 0; c < suite.columns.size(); c++)
+        if (suite.columns[c].kind->name == engine) return static_cast<int>(c);
+    return -1;
+}
+
+// The JIT's compile time: JitProgram::compile of each program (and of
+// generated ones, large enough for a per-instruction figure), in both modes.
+struct CompileCase {
+    std::string name; // benchmark "compile/<name>" (fast mode) and "compile_checked/<name>"
+    std::shared_ptr<const Program> program;
+};
+
+// A program of about `slots` instruction slots, as clang's output mixes them:
+// 64- and 32-bit ALU with registers and immediates, stack loads and stores,
+// forward conditional jumps, lddw, byte swaps. Only compiled, never run.
+Result<Program> generated_program(size_t slots) {
+    std::string text = "r6 = r1\nr7 = r2\n";
+    for (int r = 1; r <= 9; r++)
+        if (r != 6 && r != 7) text += fmt::format("r{} = {}\n", r, r * 1000 + 7);
+    size_t n = 0;
+    for (uint32_t i = 0; n < slots; i++) {
+        int a = 1 + static_cast<int>(i * 7 % 9), b = 1 + static_cast<int>((i * 5 + 3) % 9);
+        int off = 8 + 8 * static_cast<int>(i % 32);
+        int imm = static_cast<int>((i * 2654435761u) >> 20);
+        switch (i % 16) {
+        case 0: text += fmt::format("r{} += r{}\n", a, b); break;
+        case 1: text += fmt::format("r{} ^= {}\n", a, imm); break;
+        case 2: text += fmt::format("w{} += w{}\n", a, b); break;
+        case 3: text += fmt::format("r{} = *(u64 *)(r10 - {})\n", a, off); break;
+        case 4: text += fmt::format("*(u64 *)(r10 - {}) = r{}\n", off, a); break;
+        case 5: text += fmt::format("if r{} > {} goto +{}\n", a, imm, 1 + i % 2); break; // not into the lddw
+        case 6: text += fmt::format("r{} <<= {}\n", a, 1 + i % 63); break;
+        case 7: text += fmt::format("r{} *= r{}\n", a, b); break;
+        case 8: text += fmt::format("r{} = 0x{:x} ll\n", a, uint64_t(i) * 0x9e3779b97f4a7c15ull); n++; break;
+        case 9: text += fmt::format("w{} = w{}\n", a, b); break;
+        case 10: text += fmt::format("if w{} == w{} goto +2\n", a, b); break;
+        case 11: text += fmt::format("r{} |= r{}\n", a, b); break;
+        case 12: text += fmt::format("r{} >>= r{}\n", a, b); break;
+        case 13: text += fmt::format("r{} -= {}\n", a, imm); break;
+        case 14: text += fmt::format("r{} = be32 r{}\n", a, a); break;
+        default: text += fmt::format("r{} &= {}\n", a, imm); break;
+        }
+        n++;
+    }
+    text += "r0 = r1\nr0 += r2\nr0 += r3\nexit\n"; // the last jumps land here
+    auto insns = assemble(text);
+    if (!insns) return tl::unexpected(insns.error());
+    return Program::from_insns(std::move(*insns), fmt::format("generated_{}", slots));
+}
+
+void register_compile_benchmarks(const std::vector<CompileCase>& cases) {
+    for (bool checked : {false, true}) {
+        JitOptions options;
+        options.checked = checked;
+        for (const auto& c : cases) {
+            auto program = c.program;
+            benchmark::RegisterBenchmark((std::string(checked ? "compile_checked/" : "compile/") + c.name).c_str(),
+                                         [program, options](benchmark::State& state) {
+                                             for (auto _ : state) {
+                                                 auto jit = JitProgram::compile(*program, default_helpers(), {},
+                                                                                options);
+                                                 if (!jit) {
+                                                     state.SkipWithError(jit.error().to_string().c_str());
+                                                     break;
+                                                 }
+                                                 benchmark::DoNotOptimize(jit);
+                                             }
+                                         })
+                ->Unit(benchmark::kMicrosecond);
+        }
+    }
+}
+
+std::string ratio_text(double r) { return fmt::format("{:.2f}x", r); }
+
+// The tables: ns/run per engine and the ratios (each engine to native code,
+// the JIT to the kernel, the checked JIT to the JIT) with their geometric
+// means and maxima over the programs that ran in both (fixed-cost probes left
+// out); the cost of calling the empty program; the JIT's compile time.
+void print_summary(const Suite& suite, const std::vector<CompileCase>& compiles, const SummaryReporter& results,
+                   std::FILE* out) {
     const size_t engines = suite.columns.size();
     std::vector<std::string> header{"program", "BPF insns"};
     for (const auto& col : suite.columns) header.push_back(fmt::format("{} ns", col.kind->name));
-    for (size_t c = 1; c < engines; c++) header.push_back(fmt::format("{}/native", suite.columns[c].kind->name));
-    for (size_t c = 1; c < engines; c++) header.push_back(fmt::format("{} ns/insn", suite.columns[c].kind->name));
+    // Ratio columns: numerator and denominator column.
+    std::vector<std::pair<int, int>> ratios;
+    for (size_t c = 1; c < engines; c++) ratios.emplace_back(static_cast<int>(c), 0);
+    int jit = column_of(suite, "jit"), jit_checked = column_of(suite, "jit_checked"),
+        kernel = column_of(suite, "kernel");
+    if (jit >= 0 && kernel >= 0) ratios.emplace_back(jit, kernel);
+    if (jit >= 0 && jit_checked >= 0) ratios.emplace_back(jit_checked, jit);
+    for (auto [n, d] : ratios)
+        header.push_back(fmt::format("{}/{}", suite.columns[n].kind->name, suite.columns[d].kind->name));
 
     std::vector<std::vector<std::string>> table;
-    std::vector<double> log_sum(engines, 0.0);
-    std::vector<int> count(engines, 0);
+    std::vector<double> log_sum(ratios.size(), 0.0), worst(ratios.size(), 0.0);
+    std::vector<std::string> worst_name(ratios.size());
+    std::vector<int> count(ratios.size(), 0);
+    const Row* empty_row = nullptr;
+    std::vector<double> empty_ns;
+    std::vector<const Row*> shown;
     for (const auto& row : suite.rows) {
         std::vector<double> ns;
         for (const auto& col : suite.columns) ns.push_back(results.ns(benchmark_name(row, col)));
         bool any = false;
         for (double v : ns) any |= !std::isnan(v);
         if (!any) continue; // filtered out
-        std::vector<std::string> line{std::string(row.program->name),
+        shown.push_back(&row);
+        if (row.program->fixed_cost && !empty_row) {
+            empty_row = &row;
+            empty_ns = ns;
+        }
+        std::vector<std::string> line{std::string(row.program->name) + (row.program->fixed_cost ? " (*)" : ""),
                                       row.bpf_insns ? fmt::format("{}", row.bpf_insns) : "-"};
         for (double v : ns) line.push_back(std::isnan(v) ? "-" : fmt::format("{:.1f}", v));
-        for (size_t c = 1; c < ns.size(); c++) {
-            if (std::isnan(ns[c]) || std::isnan(ns[0]) || ns[0] <= 0) {
+        for (size_t k = 0; k < ratios.size(); k++) {
+            double num = ns[ratios[k].first], den = ns[ratios[k].second];
+            if (std::isnan(num) || std::isnan(den) || den <= 0) {
                 line.emplace_back("-");
                 continue;
             }
-            double ratio = ns[c] / ns[0];
-            log_sum[c] += std::log(ratio);
-            count[c]++;
-            line.push_back(fmt::format("{:.1f}x", ratio));
+            double ratio = num / den;
+            if (!row.program->fixed_cost) {
+                log_sum[k] += std::log(ratio);
+                count[k]++;
+                if (ratio > worst[k]) {
+                    worst[k] = ratio;
+                    worst_name[k] = row.program->name;
+                }
+            }
+            line.push_back(ratio_text(ratio));
         }
-        for (size_t c = 1; c < ns.size(); c++)
-            line.push_back(std::isnan(ns[c]) || !row.bpf_insns ? "-" : fmt::format("{:.2f}", ns[c] / row.bpf_insns));
         table.push_back(std::move(line));
     }
-    if (table.empty()) return;
-    std::vector<std::string> geo{"geomean", ""};
-    for (size_t c = 0; c < engines; c++) geo.emplace_back("");
-    for (size_t c = 1; c < engines; c++)
-        geo.push_back(count[c] ? fmt::format("{:.1f}x", std::exp(log_sum[c] / count[c])) : "-");
-    for (size_t c = 1; c < engines; c++) geo.emplace_back("");
-    table.push_back(std::move(geo));
+    if (!table.empty()) {
+        std::vector<std::string> geo{"geomean", ""}, max{"max", ""};
+        for (size_t c = 0; c < engines; c++) {
+            geo.emplace_back("");
+            max.emplace_back("");
+        }
+        for (size_t k = 0; k < ratios.size(); k++) {
+            geo.push_back(count[k] ? "**" + ratio_text(std::exp(log_sum[k] / count[k])) + "**" : "-");
+            max.push_back(count[k] ? fmt::format("{} {}", worst_name[k], ratio_text(worst[k])) : "-");
+        }
+        table.push_back(std::move(geo));
+        table.push_back(std::move(max));
+        fmt::print(out, "\nTime per run (ns; CPU time, the kernel's own measurement for the kernel), and ratios. "
+                        "BPF insns: instructions one run executes.\n"
+                        "(*) fixed-cost probe, left out of geomean and max.\n\n");
+        print_table(out, header, table);
+    }
+    for (const Row* row_ptr : shown)
+        for (size_t c = 1; c < engines; c++)
+            if (const Row& row = *row_ptr; row.cells[c].skipped)
+                fmt::print(out, "\n{} does not run {}: {}\n", suite.columns[c].kind->name, row.program->name,
+                           row.cells[c].prepare_error);
 
-    std::vector<size_t> width(header.size());
-    for (size_t i = 0; i < header.size(); i++) width[i] = header[i].size();
-    for (const auto& line : table)
-        for (size_t i = 0; i < line.size(); i++) width[i] = std::max(width[i], line[i].size());
-    auto print_line = [&](const std::vector<std::string>& cells) {
-        std::string s = "|";
-        for (size_t i = 0; i < cells.size(); i++)
-            s += i == 0 ? fmt::format(" {:<{}} |", cells[i], width[i]) : fmt::format(" {:>{}} |", cells[i], width[i]);
-        fmt::print(out, "{}\n", s);
-    };
-    fmt::print(out, "\nCPU time per run (ns), each engine's time relative to native code, and per BPF instruction executed:\n\n");
-    print_line(header);
-    std::string rule = "|";
-    for (size_t i = 0; i < width.size(); i++) rule += i == 0 ? std::string(width[i] + 1, '-') + "-|" : " " + std::string(width[i], '-') + ":|";
-    fmt::print(out, "{}\n", rule);
-    for (const auto& line : table) print_line(line);
+    if (empty_row) {
+        std::string costs;
+        for (size_t c = 0; c < engines; c++) {
+            if (std::isnan(empty_ns[c])) continue;
+            costs += fmt::format("{}{} {:.1f} ns", costs.empty() ? "" : ", ", suite.columns[c].kind->name,
+                                 empty_ns[c]);
+        }
+        fmt::print(out, "\nCalling the empty program ({}): {}.{}\n", empty_row->program->name, costs,
+                   kernel >= 0 ? " The kernel's figure is BPF_PROG_TEST_RUN's time per repeat: its loop's own cost."
+                               : "");
+    }
+
+    // Compile time.
+    std::vector<std::vector<std::string>> ctable;
+    // Least squares fit of time against size: fixed cost and cost per instruction.
+    struct Fit {
+        double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+        void add(double x, double y) {
+            n++;
+            sx += x;
+            sy += y;
+            sxx += x * x;
+            sxy += x * y;
+        }
+        std::string text() const {
+            double d = n * sxx - sx * sx;
+            if (n < 2 || d <= 0) return "-";
+            double slope = (n * sxy - sx * sy) / d, fixed = (sy - slope * sx) / n;
+            return fmt::format("{:.1f} us + {:.1f} us/1000", fixed, slope * 1000);
+        }
+    } fits[2];
+    for (const auto& c : compiles) {
+        double us[2] = {results.ns("compile/" + c.name) / 1e3, results.ns("compile_checked/" + c.name) / 1e3};
+        if (std::isnan(us[0]) && std::isnan(us[1])) continue;
+        double size = static_cast<double>(c.program->size());
+        std::vector<std::string> line{c.name, fmt::format("{}", c.program->size())};
+        for (int m = 0; m < 2; m++) {
+            if (std::isnan(us[m])) {
+                line.emplace_back("-");
+                line.emplace_back("-");
+                continue;
+            }
+            fits[m].add(size, us[m]);
+            line.push_back(fmt::format("{:.1f}", us[m]));
+            line.push_back(fmt::format("{:.1f}", us[m] * 1000 / size));
+        }
+        ctable.push_back(std::move(line));
+    }
+    if (!ctable.empty()) {
+        ctable.push_back({"fit: fixed + per 1000", "", fits[0].text(), "", fits[1].text(), ""});
+        fmt::print(out, "\nJIT compile time (JitProgram::compile, CPU time, from a decoded Program to code ready to "
+                        "run). BPF insns: Program::size().\n\n");
+        print_table(out, {"program", "BPF insns", "jit us", "jit us/1000 insns", "jit_checked us",
+                          "jit_checked us/1000 insns"},
+                    ctable);
+    }
     std::fflush(out);
 }
 
@@ -374,20 +577,35 @@ int run(int argc, char** argv) {
         fmt::print(stderr, "bpfvm_bench: timing only the programs that agree; exit status will be 1\n");
     }
 
+    bool with_jit = column_of(suite, "jit") >= 0 || column_of(suite, "jit_checked") >= 0;
+    std::vector<CompileCase> compiles;
     for (auto& row : suite.rows) {
         if (!row.agrees) continue;
         if (auto prog = load_bpf_program(suite.config, *row.program)) {
             InputBuffer input(row.input);
             if (auto n = count_bpf_insns(*prog, input.data(), input.size())) row.bpf_insns = *n;
+            if (with_jit)
+                compiles.push_back({std::string(row.program->name), std::make_shared<const Program>(std::move(*prog))});
         }
         for (size_t c = 0; c < suite.columns.size(); c++) {
             Cell* cell = &row.cells[c];
-            benchmark::RegisterBenchmark(benchmark_name(row, suite.columns[c]).c_str(),
-                                         [cell](benchmark::State& state) {
-                                             cell->runner->time(state, cell->input->data(), cell->input->size());
-                                         })
-                ->Unit(benchmark::kNanosecond);
+            if (!cell->runner) continue; // skipped by this engine
+            auto* b = benchmark::RegisterBenchmark(benchmark_name(row, suite.columns[c]).c_str(),
+                                                   [cell](benchmark::State& state) {
+                                                       cell->runner->time(state, cell->input->data(),
+                                                                          cell->input->size());
+                                                   })
+                          ->Unit(benchmark::kNanosecond);
+            if (suite.columns[c].kind->manual_time) b->UseManualTime();
         }
+    }
+    if (with_jit) {
+        for (size_t slots : {1024, 4096, 16384}) {
+            auto prog = generated_program(slots);
+            if (!prog) die(fmt::format("generated program: {}", prog.error().to_string()));
+            compiles.push_back({prog->name(), std::make_shared<const Program>(std::move(*prog))});
+        }
+        register_compile_benchmarks(compiles);
     }
     std::unique_ptr<benchmark::BenchmarkReporter> display(benchmark::CreateDefaultDisplayReporter());
     SummaryReporter reporter(display.get());
@@ -396,7 +614,7 @@ int run(int argc, char** argv) {
     // CSV) it goes to stderr so stdout stays machine-readable.
     bool console = dynamic_cast<benchmark::ConsoleReporter*>(display.get()) != nullptr;
     std::cout.flush();
-    print_summary(suite, reporter, console ? stdout : stderr);
+    print_summary(suite, compiles, reporter, console ? stdout : stderr);
     benchmark::Shutdown();
     for (const auto& e : reporter.errors()) fmt::print(stderr, "bpfvm_bench: error: {}\n", e);
     if (!all_agree) {

@@ -31,8 +31,15 @@ struct BenchProgram {
     std::string_view summary; // one line: what it exercises
     NativeFn native;
     Input (*make_input)();
+    // Why the kernel does not run this program's XDP entry ("": it does).
+    std::string_view kernel_skip = {};
+    // A fixed-cost probe (the empty program): reported, but left out of the
+    // geometric means, whose subject is the work programs do.
+    bool fixed_cost = false;
 
     std::string section() const { return "bench/" + std::string(name); }
+    // The XDP entry (r1 = struct xdp_md *) the kernel runs.
+    static std::string xdp_section() { return "xdp"; }
     std::string object_file() const { return std::string(name) + ".bpf.o"; }
 };
 

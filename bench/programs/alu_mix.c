@@ -4,7 +4,7 @@
 #include "bench.h"
 
 BENCH_PROGRAM(alu_mix) {
-    if (len < 64) return 0;
+    if (data + 64 > end) return 0;
     u64 a = load64(data), b = load64(data + 8), c = load64(data + 16), d = load64(data + 24);
     u32 e = load32(data + 32), f = load32(data + 36);
     for (u32 i = 0; i < 128; i++) {

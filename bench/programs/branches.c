@@ -2,9 +2,9 @@
 #include "bench.h"
 
 BENCH_PROGRAM(branches) {
-    u64 n = len < 512 ? len : 512;
     u64 ctrl = 0, space = 0, digits = 0, upper = 0, lower = 0, punct = 0, high = 0;
-    for (u64 i = 0; i < n; i++) {
+    for (u64 i = 0; i < 512; i++) {
+        if (data + i + 1 > end) break;
         u8 c = data[i];
         if (c >= 0x80)
             high++;

@@ -3,9 +3,9 @@
 #include "bench.h"
 
 BENCH_PROGRAM(byte_loads) {
-    u64 n = len < 1024 ? len : 1024;
     u64 acc = 0;
-    for (u64 i = 0; i + 8 <= n; i += 8) {
+    for (u64 i = 0; i < 1024; i += 8) {
+        if (data + i + 8 > end) break;
         const u8 *p = data + i;
         u32 be = (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
         u32 le = (u32)p[4] | (u32)p[5] << 8 | (u32)p[6] << 16 | (u32)p[7] << 24;

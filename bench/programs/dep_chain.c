@@ -3,7 +3,7 @@
 #include "bench.h"
 
 BENCH_PROGRAM(dep_chain) {
-    if (len < 8) return 0;
+    if (data + 8 > end) return 0;
     u64 x = load64(data);
     for (u32 i = 0; i < 64; i++) {
         x *= 0xff51afd7ed558ccdull;

@@ -3,7 +3,7 @@
 #include "bench.h"
 
 BENCH_PROGRAM(loop_nested) {
-    if (len < 512) return 0;
+    if (data + 512 > end) return 0;
     const u8 *a = data, *b = data + 256;
     u64 h = 0xcbf29ce484222325ull;
     for (u32 i = 0; i < 8; i++) {

@@ -3,9 +3,9 @@
 #include "bench.h"
 
 BENCH_PROGRAM(switch_dense) {
-    u64 n = len < 512 ? len : 512;
     u64 acc = 0, x = 1;
-    for (u64 i = 0; i < n; i++) {
+    for (u64 i = 0; i < 512; i++) {
+        if (data + i + 1 > end) break;
         u8 b = data[i];
         u64 arg = b >> 4;
         switch (b & 15) {

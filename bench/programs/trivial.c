@@ -1,7 +1,4 @@
-/* The smallest program: the cost of entering and leaving a run. */
+/* The smallest program that reads its arguments: returns the input's length. */
 #include "bench.h"
 
-BENCH_PROGRAM(trivial) {
-    (void)data;
-    return len;
-}
+BENCH_PROGRAM(trivial) { return (u64)(end - data); }
