@@ -70,6 +70,9 @@ struct RunOptions {
     // program may touch, callx targets are checked, and the instruction
     // budget is enforced. For code that no verifier has passed.
     bool checked = false;
+    // Checked mode: at most this many instructions run. Charged per block of
+    // straight-line code when the block starts (docs/semantics.md), so a run
+    // stops at the first instruction of the block the budget does not cover.
     uint64_t insn_budget = uint64_t(1) << 28;
     // Iterations each function's may_goto allows (Linux: BPF_MAX_LOOPS).
     uint64_t may_goto_budget = kMaxLoops;

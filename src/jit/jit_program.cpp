@@ -58,23 +58,7 @@ std::span<const uint32_t> JitProgram::insn_offsets() const { return impl_->offse
 
 namespace {
 
-// The instruction at which the interpreter would have run out: `remaining`
-// instructions into the block starting at `start` (lddw counts once).
-int64_t budget_stop(const Program& p, int64_t start, uint64_t remaining) {
-    int64_t i = start;
-    while (remaining > 0 && static_cast<size_t>(i) < p.size()) {
-        const OpInfo* info = p.op(static_cast<size_t>(i));
-        i += info && info->form == Form::LdImm64 ? 2 : 1;
-        remaining--;
-    }
-    return i;
-}
-
-} // namespace
-
-namespace {
-
-Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
+Result<uint64_t> report(const jit::JitState& st);
 
 // The checked mode's extra set-up: the region table, a zeroed stack, the
 // context's limits and the budget.
@@ -107,7 +91,7 @@ Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st);
         if (!st.ctx().add_region(r)) return make_error("too many memory regions for one run");
     uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
     if (st.error_kind == jit::kNoError) return r0;
-    return report(impl, st);
+    return report(st);
 }
 
 } // namespace
@@ -129,7 +113,7 @@ Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size) const {
     uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
     if (st.error_kind == jit::kNoError) [[likely]]
         return r0;
-    return report(impl, st);
+    return report(st);
 }
 
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
@@ -169,13 +153,12 @@ Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& o
     uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
     if (st.error_kind == jit::kNoError) [[likely]]
         return r0;
-    return report(impl, st);
+    return report(st);
 }
 
 namespace {
 
-[[gnu::noinline]] Result<uint64_t> report(const JitProgram::Impl& impl, const jit::JitState& st) {
-    const Program& p = *impl.program;
+[[gnu::noinline]] Result<uint64_t> report(const jit::JitState& st) {
     int64_t insn = st.error_insn;
     std::string message;
     switch (st.error_kind) {
@@ -183,13 +166,7 @@ namespace {
         message = exec::describe_fault(st.fault, st.ctx(), st.fault_rbp - kStackSize, st.stack_top);
         break;
     }
-    case jit::kBudget: {
-        // The block was charged whole: the budget before it was what is left plus its length.
-        uint64_t before = st.budget + static_cast<uint64_t>(st.error_aux);
-        insn = budget_stop(p, insn, before);
-        message = exec::kBudgetMessage;
-        break;
-    }
+    case jit::kBudget: message = exec::kBudgetMessage; break; // at the block's start, as the interpreter
     case jit::kCallDepth: message = exec::call_depth_message(); break;
     case jit::kCallx: message = exec::callx_message(st.error_aux, st.callx_value); break;
     default: message = fmt::format("JIT code stopped with unknown error {}", st.error_kind); break;

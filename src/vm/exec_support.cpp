@@ -100,6 +100,41 @@ std::string describe_fault(const Fault& f, const ExecContext& ctx, uint64_t stac
                               size);
 }
 
+std::vector<uint32_t> budget_blocks(const Program& program) {
+    const size_t n = program.size();
+    std::vector<bool> start(n, false);
+    const auto insns = program.insns();
+    for (int64_t f : program.functions()) start[static_cast<size_t>(f)] = true;
+    for (size_t i = 0; i < n; i++) {
+        const OpInfo* info = program.op(i);
+        if (!info) continue; // an lddw's second half
+        auto t = branch_target(*info, insns[i], static_cast<int64_t>(i));
+        if (t && info->form != Form::LdImm64 && static_cast<size_t>(*t) < n) start[static_cast<size_t>(*t)] = true;
+        switch (info->form) {
+        case Form::Ja: case Form::Gotol: case Form::JmpK: case Form::JmpX: case Form::Exit: case Form::MayGoto:
+        case Form::Call: case Form::CallKfunc: case Form::CallLocal: case Form::CallX: case Form::LdAbs:
+        case Form::LdInd:
+            if (i + 1 < n) start[i + 1] = true;
+            break;
+        default: break;
+        }
+    }
+    std::vector<uint32_t> cost(n, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (!start[i]) continue;
+        uint32_t len = 0;
+        for (size_t k = i; k < n; k++) {
+            if (k != i && start[k]) break;
+            const OpInfo* info = program.op(k);
+            if (!info) continue;
+            len++;
+            if (info->form == Form::Exit || info->form == Form::Ja || info->form == Form::Gotol) break;
+        }
+        cost[i] = len;
+    }
+    return cost;
+}
+
 std::string call_depth_message() { return fmt::format("call stack too deep: more than {} frames", kMaxCallFrames); }
 
 std::string callx_message(int reg, uint64_t value) {

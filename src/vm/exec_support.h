@@ -45,6 +45,16 @@ struct Fault { // (no initialisers: the JIT's per-run state holds one it does no
 // "invalid read of 4 bytes at 0x...: 2 bytes past the end of the context (...)"
 std::string describe_fault(const Fault& fault, const ExecContext& ctx, uint64_t stack_lo, uint64_t stack_top);
 
+// The checked mode's instruction budget is charged per block of straight-line
+// code, when the block is entered: a block runs only when the budget left
+// covers all of it, else the run stops at the block's first instruction. The
+// engines share the blocks, so they stop at the same place with the same
+// memory. budget_blocks gives, for each instruction that starts a block, the
+// block's length in instructions (an lddw counts once), and 0 for the others.
+// A block ends after a jump, call, exit, may_goto or legacy packet load, and
+// before a jump target or a function's first instruction.
+std::vector<uint32_t> budget_blocks(const Program& program);
+
 // Messages shared by the engines.
 inline constexpr const char* kBudgetMessage = "instruction budget exhausted: the program ran too long (or forever)";
 std::string call_depth_message();

@@ -35,6 +35,7 @@ struct Interpreter::Impl {
     std::vector<HelperFn> calls; // bound helper/kfunc per call site (slot imm indexes it)
     HelperTable helpers;         // for callx
     std::vector<int64_t> functions;
+    std::vector<uint32_t> block_cost; // checked mode: the budget's blocks (exec::budget_blocks)
 };
 
 namespace {
@@ -57,7 +58,8 @@ struct ExecState {
     const uint8_t* packet = nullptr;
     uint64_t packet_len = 0;
     uint64_t may_goto_budget = 0;
-    uint64_t budget = 0;
+    uint64_t budget = 0; // checked: instructions left
+    const uint32_t* block_cost = nullptr; // checked: exec::budget_blocks
     // Fault details, filled before jumping to the fault label.
     uint64_t fault_addr = 0;
     uint32_t fault_size = 0;
@@ -92,7 +94,11 @@ template <bool Checked> const void* const* labels_of() {
 #define DISPATCH()                                                                                            \
     do {                                                                                                      \
         if constexpr (Checked) {                                                                              \
-            if (__builtin_expect(--st.budget == 0, 0)) goto L_budget;                                         \
+            uint32_t cost_ = st.block_cost[pc - st.code];                                                     \
+            if (cost_) {                                                                                      \
+                if (__builtin_expect(st.budget < cost_, 0)) goto L_budget;                                    \
+                st.budget -= cost_;                                                                           \
+            }                                                                                                 \
         }                                                                                                     \
         goto* pc->handler;                                                                                    \
     } while (0)
@@ -593,6 +599,7 @@ Result<Interpreter> Interpreter::create(const Program& program, const HelperTabl
             slots[i + 1].imm = static_cast<int32_t>(static_cast<uint32_t>(value >> 32));
         }
     }
+    impl->block_cost = exec::budget_blocks(program);
     impl->fast = slots;
     impl->checked = std::move(slots);
     const void* const* fast_labels = labels_of<false>();
@@ -622,7 +629,7 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
     st.ctx.user = options.user;
     st.ctx.checked = options.checked;
     st.may_goto_budget = options.may_goto_budget;
-    st.budget = options.insn_budget == 0 ? 1 : options.insn_budget + 1;
+    st.budget = options.insn_budget;
     if (options.packet.data()) {
         st.packet = options.packet.data();
         st.packet_len = options.packet.size();
@@ -643,6 +650,7 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
         for (const auto& r : options.regions)
             if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
         st.code = impl_->checked.data();
+        st.block_cost = impl_->block_cost.data();
         r0 = execute<true>(st, r1, ctx_size);
     } else {
         st.code = impl_->fast.data();

@@ -625,8 +625,14 @@ TEST(Checked, InstructionBudget) {
               "instruction 0: instruction budget exhausted: the program ran too long (or forever)");
     ro.insn_budget = 3;
     EXPECT_EQ(checked_error("r0 = 1\n r0 += 1\n exit", {}, ro), "ok 0x2");
+    // The budget is charged per block, when the block is entered: a block the
+    // budget does not cover does not start (its stores are not done).
     ro.insn_budget = 2;
     EXPECT_EQ(checked_error("r0 = 1\n r0 += 1\n exit", {}, ro),
+              "instruction 0: instruction budget exhausted: the program ran too long (or forever)");
+    ro.insn_budget = 3;
+    std::vector<uint8_t> mem(8, 0);
+    EXPECT_EQ(checked_error("r0 = 0\n if r0 == 0 goto +0\n *(u8 *)(r1 + 0) = 7\n r0 = 1\n exit", mem, ro),
               "instruction 2: instruction budget exhausted: the program ran too long (or forever)");
 }
 

@@ -21,6 +21,7 @@
 #include <xbyak/xbyak_util.h>
 
 #include "../jit_state.h"
+#include "../../vm/exec_support.h"
 
 namespace bpfvm::jit {
 
@@ -129,14 +130,6 @@ private:
             // The entry function called as a function (recursion, or its address
             // taken for callx): it needs an entry stub of its own.
             if (t && *t == 0 && (info->form == Form::CallLocal || info->form == Form::LdImm64)) stub_entry_ = true;
-            // Blocks (for the checked mode's budget) end after control transfers.
-            bool ends_block = info->form == Form::Ja || info->form == Form::Gotol || info->form == Form::JmpK ||
-                              info->form == Form::JmpX || info->form == Form::Exit || info->form == Form::MayGoto ||
-                              info->form == Form::Call || info->form == Form::CallKfunc ||
-                              info->form == Form::CallLocal || info->form == Form::CallX ||
-                              info->form == Form::LdAbs || info->form == Form::LdInd;
-            size_t next = i + (info->form == Form::LdImm64 ? 2 : 1);
-            if (ends_block && next < insns_.size()) block_start_[next] = true;
         }
         if (stub_entry_) needs_state_ = uses_stack_ = true;
         // An unwind (error, failed packet load) from a callee skips the callee's
@@ -151,23 +144,14 @@ private:
             if (!stub_entry_) functions_[0].saved = 0xf; // the entry zeroes r6-r9: it saves the host's values
         }
         use.stack = uses_stack_;
-        for (auto& fi : functions_) block_start_[fi.begin] = true;
-        for (size_t i = 0; i < insns_.size(); i++)
-            if (is_target_[i]) block_start_[i] = true;
+        // Blocks: for the checked mode's budget (shared with the interpreter)
+        // and the limits of the peepholes.
+        block_cost_ = exec::budget_blocks(prog_);
+        for (size_t i = 0; i < insns_.size(); i++) block_start_[i] = block_cost_[i] != 0;
     }
 
     // Instructions in the block starting at i (lddw counts once).
-    int32_t block_length(size_t i) const {
-        int32_t n = 0;
-        for (size_t k = i; k < insns_.size(); k++) {
-            if (k != i && block_start_[k]) break;
-            const OpInfo* info = prog_.op(k);
-            if (!info) continue;
-            n++;
-            if (info->form == Form::Exit || info->form == Form::Ja || info->form == Form::Gotol) break;
-        }
-        return n;
-    }
+    int32_t block_length(size_t i) const { return static_cast<int32_t>(block_cost_[i]); }
 
     // ---------------------------------------------------------------- registers
     static const Reg64& R(int bpf) {
@@ -1016,6 +1000,7 @@ private:
     std::vector<Label> fn_labels_; // per function (call targets, before the prologue)
     std::vector<bool> is_target_;
     std::vector<bool> block_start_;
+    std::vector<uint32_t> block_cost_;
     std::vector<FunctionInfo> functions_;
     std::vector<int> function_of_;
     std::vector<Frame> frames_;
