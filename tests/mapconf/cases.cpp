@@ -592,9 +592,15 @@ private:
                     if (!e) return abort(e.error());
                     if (got != -*e)
                         fail(fmt::format("slot {} is {}, expected -{} ({})", i, got, w.substr(1), -*e));
-                } else {
-                    check_property(w, *value, fmt::format("slot {}", i));
+                    continue;
                 }
+                uint64_t n;
+                if (parse_integer(w, true, n) || parse_integer(w, false, n)) {
+                    if (static_cast<uint64_t>(got) != n)
+                        fail(fmt::format("slot {} is {} ({:#x}), expected {} ({:#x})", i, got, uint64_t(got), w, n));
+                    continue;
+                }
+                check_property(w, *value, fmt::format("slot {}", i));
                 continue;
             }
             if (!want[i].is_number_integer()) return abort(fmt::format("slot {}: {} is not a result", i, want[i].dump()));
