@@ -344,11 +344,25 @@ private:
             if (v != last_cpu_) fail(fmt::format("{} is {}, expected the CPU the program ran on, {}", what, v, last_cpu_));
             return;
         }
+        if (property == "numa_node") {
+            // The node directory under the CPU's sysfs directory (node0 on a machine without NUMA).
+            uint64_t node = 0;
+            std::error_code ec;
+            for (const auto& e : std::filesystem::directory_iterator(fmt::format("/sys/devices/system/cpu/cpu{}", last_cpu_), ec)) {
+                std::string n = e.path().filename().string();
+                if (n.starts_with("node") && n.size() > 4 && std::isdigit(static_cast<unsigned char>(n[4])))
+                    node = std::stoull(n.substr(4));
+            }
+            if (v != node) fail(fmt::format("{} is {}, expected CPU {}'s NUMA node, {}", what, v, last_cpu_, node));
+            return;
+        }
         if (property == "comm") {
             std::ifstream f("/proc/thread-self/comm");
             std::string comm;
             std::getline(f, comm);
+            // Truncated to leave room for the NUL, then NUL-padded.
             Bytes want(comm.begin(), comm.end());
+            if (!actual.empty() && want.size() > actual.size() - 1) want.resize(actual.size() - 1);
             want.resize(actual.size(), 0);
             if (actual != want) fail(fmt::format("{} is {}, expected the runner thread's name '{}'", what, hex(actual), comm));
             return;
