@@ -109,6 +109,13 @@ Outcome<void> append_token(Bytes& out, const std::string& token, const TokenCont
         }
         return {};
     }
+    if (type == "pad") {
+        uint64_t n;
+        if (!parse_integer(text, false, n) || n > (1u << 20)) return failure(fmt::format("'{}': bad size", token));
+        if (out.size() > n) return failure(fmt::format("'{}': the value already has {} bytes", token, out.size()));
+        out.resize(n, 0);
+        return {};
+    }
     if (type == "zero") {
         uint64_t n;
         if (!parse_integer(text, false, n) || n > (1u << 20)) return failure(fmt::format("'{}': bad count", token));
@@ -707,7 +714,8 @@ Outcome<std::vector<Case>> load_cases(const std::string& dir) {
             k.doc = c.value("doc", std::string());
             k.min_cpus = c.value("min_cpus", 1u);
             k.steps = c.value("steps", json::array());
-            if (k.name.empty() || k.object.empty() || !k.steps.is_array() || k.steps.empty())
+            k.load_fails = c.value("load_fails", false);
+            if (k.name.empty() || k.object.empty() || !k.steps.is_array() || (k.steps.empty() && !k.load_fails))
                 return failure(fmt::format("{}: a case needs a name, an object and steps: {}", k.file, c.dump().substr(0, 200)));
             for (char ch : k.name)
                 if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_')
@@ -731,6 +739,10 @@ CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& o
     }
     std::string path = fmt::format("{}/{}.bpf.o", objects_dir, c.object);
     auto obj = backend.load(path);
+    if (c.load_fails) {
+        if (obj) result.failures.push_back(fmt::format("{} loads, but must be refused", path));
+        return result;
+    }
     if (!obj) {
         result.failures.push_back(fmt::format("loading {}: {}", path, obj.error()));
         return result;

@@ -18,6 +18,7 @@ struct Case {
     std::string object; // programs/<object>.c, compiled to <object>.bpf.o
     std::string doc;    // what it checks
     unsigned min_cpus = 1;
+    bool load_fails = false; // the object must not load (a program the verifier refuses)
     nlohmann::json steps;
 };
 
@@ -37,7 +38,7 @@ CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& o
 // Value syntax (exposed for the format's own tests): a string of
 // space-separated tokens, or an array of tokens, concatenated little-endian:
 // u8:N u16:N u32:N u64:N i8:N i16:N i32:N i64:N be16:N be32:N hex:0a0b..
-// str:text (no NUL) zero:N.
+// str:text (no NUL) zero:N pad:N (zeros up to N bytes in all).
 Outcome<Bytes> parse_bytes(const nlohmann::json& spec);
 std::string hex(const Bytes& b);
 

@@ -26,9 +26,16 @@ std::string* g_libbpf_log = nullptr;
 
 int print_to_log(enum libbpf_print_level level, const char* format, va_list args) {
     if (g_libbpf_log == nullptr || level == LIBBPF_DEBUG) return 0;
-    char buf[4096];
-    int n = vsnprintf(buf, sizeof buf, format, args);
-    if (n > 0) g_libbpf_log->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    va_list again;
+    va_copy(again, args);
+    int n = vsnprintf(nullptr, 0, format, args);
+    if (n > 0) {
+        std::string text(static_cast<size_t>(n) + 1, '\0');
+        vsnprintf(text.data(), text.size(), format, again);
+        text.resize(static_cast<size_t>(n));
+        g_libbpf_log->append(text);
+    }
+    va_end(again);
     return 0;
 }
 
