@@ -70,7 +70,16 @@ enum class Pseudo : uint8_t {
 
 // The branch target of a jump, local call or may_goto (index of the
 // instruction it goes to), or nullopt when the instruction has none.
-std::optional<int64_t> branch_target(const OpInfo& info, const Insn& insn, int64_t index);
+inline std::optional<int64_t> branch_target(const OpInfo& info, const Insn& insn, int64_t index) {
+    switch (info.form) {
+    case Form::Ja: case Form::JmpK: case Form::JmpX: case Form::MayGoto: return index + insn.off + 1;
+    case Form::Gotol: case Form::CallLocal: return index + int64_t(insn.imm) + 1;
+    case Form::LdImm64:
+        if (insn.src == static_cast<uint8_t>(Pseudo::Func)) return index + int64_t(insn.imm) + 1;
+        return std::nullopt;
+    default: return std::nullopt;
+    }
+}
 
 inline bool is_lddw(const Insn& insn) { return insn.opcode == (BPF_LD | BPF_IMM | BPF_DW); }
 

@@ -215,19 +215,6 @@ std::string explain_invalid(const Insn& insn) {
                        allowed);
 }
 
-std::optional<int64_t> branch_target(const OpInfo& info, const Insn& insn, int64_t index) {
-    switch (info.form) {
-    case Form::Ja: case Form::JmpK: case Form::JmpX: case Form::MayGoto:
-        return index + insn.off + 1;
-    case Form::Gotol: case Form::CallLocal:
-        return index + int64_t(insn.imm) + 1;
-    case Form::LdImm64:
-        if (insn.src == static_cast<uint8_t>(Pseudo::Func)) return index + int64_t(insn.imm) + 1;
-        return std::nullopt;
-    default: return std::nullopt;
-    }
-}
-
 std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes) {
     std::vector<Insn> out(bytes.size() / sizeof(Insn));
     if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(Insn));

@@ -18,6 +18,7 @@ struct JitProgram::Impl {
     std::vector<uint32_t> offsets;
     HelperTable helpers; // for callx by helper number
     bool checked = true;
+    bool plain = false; // run(ctx, size) needs only the stack set up: not checked, no context/packet/may_goto
     jit::StateUse use;
     using Entry = uint64_t (*)(uint64_t r1, uint64_t r2, jit::JitState* state);
     Entry entry = nullptr;
@@ -45,6 +46,7 @@ Result<JitProgram> JitProgram::compile(const Program& program, const HelperTable
     impl->helpers = helpers;
     impl->checked = options.checked;
     impl->use = code->use;
+    impl->plain = !impl->checked && !impl->use.context && !impl->use.may_goto && !impl->use.packet;
     impl->entry = reinterpret_cast<Impl::Entry>(impl->code.data());
     JitProgram p;
     p.impl_ = std::move(impl);
@@ -98,7 +100,7 @@ Result<uint64_t> report(const jit::JitState& st);
 
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size) const {
     const Impl& impl = *impl_;
-    if (impl.checked || impl.use.context || impl.use.may_goto || impl.use.packet) [[unlikely]] {
+    if (!impl.plain) [[unlikely]] {
         static const RunOptions defaults;
         return run(ctx, ctx_size, defaults);
     }

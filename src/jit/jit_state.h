@@ -14,7 +14,7 @@ namespace bpfvm::jit {
 enum ErrorKind : uint32_t {
     kNoError = 0,
     kFault = 1,     // checked access outside the allowed memory (fault, fault_rbp)
-    kBudget = 2,    // error_insn: first instruction of the block, error_aux: its length
+    kBudget = 2,    // error_insn: the first instruction of the block the budget does not cover
     kCallDepth = 3,
     kCallx = 4,     // callx_value, error_aux: the register
 };

@@ -102,35 +102,37 @@ std::string describe_fault(const Fault& f, const ExecContext& ctx, uint64_t stac
 
 std::vector<uint32_t> budget_blocks(const Program& program) {
     const size_t n = program.size();
-    std::vector<bool> start(n, false);
+    std::vector<uint8_t> start(n, 0);
     const auto insns = program.insns();
-    for (int64_t f : program.functions()) start[static_cast<size_t>(f)] = true;
+    for (int64_t f : program.functions()) start[static_cast<size_t>(f)] = 1;
     for (size_t i = 0; i < n; i++) {
         const OpInfo* info = program.op(i);
         if (!info) continue; // an lddw's second half
         auto t = branch_target(*info, insns[i], static_cast<int64_t>(i));
-        if (t && info->form != Form::LdImm64 && static_cast<size_t>(*t) < n) start[static_cast<size_t>(*t)] = true;
+        if (t && info->form != Form::LdImm64 && static_cast<size_t>(*t) < n) start[static_cast<size_t>(*t)] = 1;
         switch (info->form) {
         case Form::Ja: case Form::Gotol: case Form::JmpK: case Form::JmpX: case Form::Exit: case Form::MayGoto:
         case Form::Call: case Form::CallKfunc: case Form::CallLocal: case Form::CallX: case Form::LdAbs:
         case Form::LdInd:
-            if (i + 1 < n) start[i + 1] = true;
+            if (i + 1 < n) start[i + 1] = 1;
             break;
         default: break;
         }
     }
+    // One pass: a block runs from its start to the next start, or to its first
+    // exit/ja/gotol (what follows one of those is unreachable from the block).
     std::vector<uint32_t> cost(n, 0);
+    size_t current = n; // the block being measured
+    bool closed = false;
     for (size_t i = 0; i < n; i++) {
-        if (!start[i]) continue;
-        uint32_t len = 0;
-        for (size_t k = i; k < n; k++) {
-            if (k != i && start[k]) break;
-            const OpInfo* info = program.op(k);
-            if (!info) continue;
-            len++;
-            if (info->form == Form::Exit || info->form == Form::Ja || info->form == Form::Gotol) break;
+        if (start[i]) {
+            current = i;
+            closed = false;
         }
-        cost[i] = len;
+        const OpInfo* info = program.op(i);
+        if (!info || current == n || closed) continue;
+        cost[current]++;
+        if (info->form == Form::Exit || info->form == Form::Ja || info->form == Form::Gotol) closed = true;
     }
     return cost;
 }

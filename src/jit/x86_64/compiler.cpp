@@ -11,6 +11,8 @@
 #include "../compiler.h"
 
 #include <algorithm>
+#include <deque>
+#include <map>
 #include <random>
 #include <stdexcept>
 
@@ -40,8 +42,14 @@ struct FunctionInfo {
     bool calls = false;         // any native call in the body (helpers, functions, runtime)
 };
 
+// A jump target of the emitter's own (an index into Emitter::target_pos_):
+// cheaper than an Xbyak::Label, which costs hash-table entries.
+struct Target {
+    size_t id;
+};
+
 struct Stub {
-    Label label;
+    Target target;
     uint32_t kind;
     int64_t insn;
     int32_t aux;
@@ -52,11 +60,13 @@ public:
     Emitter(size_t capacity, void* memory, const Program& program, const exec::Bindings& bindings,
             const JitOptions& options)
         : CodeGenerator(capacity, memory), prog_(program), insns_(program.insns()), bind_(bindings), opt_(options),
-          labels_(insns_.size()), is_target_(insns_.size(), false), block_start_(insns_.size(), false) {
+          is_target_(insns_.size(), false), block_start_(insns_.size(), false) {
         static const bool bmi2 = util::Cpu().has(util::Cpu::tBMI2);
         bmi2_ = bmi2;
-        std::random_device rd;
-        rng_.seed((uint64_t(rd()) << 32) | rd());
+        if (opt_.blinding) {
+            std::random_device rd;
+            rng_.seed((uint64_t(rd()) << 32) | rd());
+        }
     }
 
     std::vector<uint32_t> offsets;
@@ -68,8 +78,14 @@ public:
         if (stub_entry_) emit_entry_stub();
         for (size_t f = 0; f < functions_.size(); f++) emit_function(f);
         emit_shared_stubs();
-        for (auto& s : stubs_) emit_stub(*s);
+        for (auto& s : stubs_) emit_stub(s);
+        emit_stub_tails();
         if (has_callx_) emit_function_table();
+        // Forward jumps: their displacements, now that every place is known.
+        for (const JumpFixup& j : jump_fixups_)
+            rewrite(j.end - 4, static_cast<uint64_t>(int64_t(offsets[j.target]) - int64_t(j.end)), 4);
+        for (const JumpFixup& j : target_fixups_)
+            rewrite(j.end - 4, static_cast<uint64_t>(int64_t(target_pos_[j.target]) - int64_t(j.end)), 4);
     }
 
 private:
@@ -126,7 +142,9 @@ private:
             default: break;
             }
             auto t = branch_target(*info, in, static_cast<int64_t>(i));
-            if (t && info->form != Form::LdImm64) is_target_[*t] = true;
+            if (t && info->form != Form::LdImm64) {
+                is_target_[*t] = true;
+            }
             // The entry function called as a function (recursion, or its address
             // taken for callx): it needs an entry stub of its own.
             if (t && *t == 0 && (info->form == Form::CallLocal || info->form == Form::LdImm64)) stub_entry_ = true;
@@ -161,7 +179,10 @@ private:
                                       Reg64(Operand::R15), Reg64(Operand::RBP)};
         return map[bpf];
     }
-    static Reg32 R32(int bpf) { return R(bpf).cvt32(); }
+    // The 32-bit view of a 64-bit register (Xbyak's cvt32 checks and is not
+    // inlined: this is a plain construction).
+    static Reg32 to32(const Reg& r) { return Reg32(r.getIdx()); }
+    static Reg32 R32(int bpf) { return to32(R(bpf)); }
     static const Reg64& scratch9() { static const Reg64 r(Operand::R9); return r; }
     static const Reg64& scratch10() { static const Reg64 r(Operand::R10); return r; }
     static const Reg64& scratch11() { static const Reg64 r(Operand::R11); return r; }
@@ -254,7 +275,6 @@ private:
         prologue(f, fr);
         current_ = fr;
         for (int64_t i = fi.begin; i < fi.end; i++) {
-            L(labels_[i]);
             offsets[i] = static_cast<uint32_t>(getSize());
             const OpInfo* info = prog_.op(i);
             if (!info) continue; // lddw second half
@@ -262,7 +282,6 @@ private:
             if (opt_.optimize) {
                 if (int64_t fused = emit_fused(static_cast<size_t>(i), fi.end)) {
                     for (int64_t k = 1; k < fused; k++) {
-                        L(labels_[i + k]);
                         offsets[i + k] = static_cast<uint32_t>(getSize());
                     }
                     i += fused - 1;
@@ -280,25 +299,53 @@ private:
 
     Label& function_label(size_t f) { return fn_labels_[f]; }
 
+    Target new_target() {
+        target_pos_.push_back(kUnbound);
+        return Target{target_pos_.size() - 1};
+    }
+    void bind(Target t) { target_pos_[t.id] = getSize(); }
+    // A near jump to t, emitted by `emit(address)` (e.g. jb(address)): to its
+    // place when t is bound, else to here, the displacement patched at the end.
+    template <class Emit> void jump(Target t, Emit emit) {
+        if (target_pos_[t.id] != kUnbound) {
+            emit(getCode() + target_pos_[t.id]);
+            return;
+        }
+        emit(getCurr());
+        target_fixups_.push_back({getSize(), static_cast<int64_t>(t.id)});
+    }
+
     Stub& add_stub(uint32_t kind, int64_t insn, int32_t aux = 0) {
-        stubs_.push_back(std::make_unique<Stub>(Stub{Label(), kind, insn, aux}));
-        return *stubs_.back();
+        stubs_.push_back(Stub{new_target(), kind, insn, aux});
+        return stubs_.back();
     }
 
     void charge_budget(size_t i) {
         int32_t n = block_length(i);
-        Stub& s = add_stub(kBudget, static_cast<int64_t>(i), n);
+        Stub& s = add_stub(kBudget, static_cast<int64_t>(i));
         sub(field(offsetof(JitState, budget)), n);
-        jb(s.label, T_NEAR);
+        jump(s.target, [&](const void* a) { jb(a); });
     }
 
+    // An error stub: the instruction index in r10d, then the tail its kind
+    // shares with the other stubs (two instructions a stub: there is one per
+    // checked access).
     void emit_stub(Stub& s) {
-        L(s.label);
-        mov(field(offsetof(JitState, error_insn), 32), static_cast<uint32_t>(s.insn));
-        if (s.kind == kBudget || s.kind == kCallx)
-            mov(field(offsetof(JitState, error_aux), 32), static_cast<uint32_t>(s.aux));
-        mov(field(offsetof(JitState, error_kind), 32), s.kind);
-        jmp(unwind_, T_NEAR);
+        bind(s.target);
+        if (s.kind == kCallx) mov(field(offsetof(JitState, error_aux), 32), static_cast<uint32_t>(s.aux));
+        mov(to32(scratch10()), static_cast<uint32_t>(s.insn));
+        auto [it, fresh] = stub_tails_.try_emplace(s.kind, Target{0});
+        if (fresh) it->second = new_target();
+        jump(it->second, [&](const void* a) { jmp(a, T_NEAR); });
+    }
+
+    void emit_stub_tails() {
+        for (auto [kind, target] : stub_tails_) {
+            bind(target);
+            mov(field(offsetof(JitState, error_insn), 32), to32(scratch10()));
+            mov(field(offsetof(JitState, error_kind), 32), kind);
+            jmp(unwind_, T_NEAR);
+        }
     }
 
     void emit_shared_stubs() {
@@ -373,40 +420,51 @@ private:
             default: return qword[b + off];
             }
         }
+        // r10 cannot be written and is the top of the current frame: an access
+        // to [r10 + off] inside the frame's 512 bytes needs no check. (Atomics
+        // are checked for alignment.)
+        if (base == 10 && !atomic && off >= -static_cast<int>(kStackSize) && off + size <= 0) {
+            switch (size) {
+            case 1: return byte[rbp + off];
+            case 2: return word[rbp + off];
+            case 4: return dword[rbp + off];
+            default: return qword[rbp + off];
+            }
+        }
         lea(scratch11(), ptr[R(base) + off]);
-        Label ok, not_stack, slow;
-        auto check_stack = [&](Label& miss) {
+        Target ok = new_target(), not_stack = new_target(), slow = new_target();
+        auto check_stack = [&](Target miss) {
             lea(scratch10(), ptr[rbp - kStackSize]);
             cmp(scratch11(), scratch10());
-            jb(miss, T_NEAR);
+            jump(miss, [&](const void* a) { jb(a); });
             cmp(scratch11(), field(offsetof(JitState, stack_last) + 8 * static_cast<size_t>(size_log2(size))));
-            jbe(ok, T_NEAR);
+            jump(ok, [&](const void* a) { jbe(a); });
         };
-        auto check_context = [&](Label& miss) {
+        auto check_context = [&](Target miss) {
             cmp(scratch11(), field(offsetof(JitState, ctx_lo)));
-            jb(miss, T_NEAR);
+            jump(miss, [&](const void* a) { jb(a); });
             size_t last = write ? offsetof(JitState, ctx_last_write) : offsetof(JitState, ctx_last_read);
             cmp(scratch11(), field(last + 8 * static_cast<size_t>(size_log2(size))));
-            jbe(ok, T_NEAR);
+            jump(ok, [&](const void* a) { jbe(a); });
         };
         if (!atomic) {
             if (base == 10) {
                 check_stack(not_stack);
-                L(not_stack);
+                bind(not_stack);
                 check_context(slow);
             } else {
                 check_context(not_stack);
-                L(not_stack);
+                bind(not_stack);
                 check_stack(slow);
             }
         }
-        L(slow);
+        bind(slow);
         mov(scratch10(), static_cast<uint32_t>(size | (write ? 0x100 : 0) | (atomic ? 0x200 : 0)));
         call(slow_check_);
         test(scratch10(), scratch10());
         Stub& s = add_stub(kFault, static_cast<int64_t>(i));
-        jz(s.label, T_NEAR);
-        L(ok);
+        jump(s.target, [&](const void* a) { jz(a); });
+        bind(ok);
         switch (size) {
         case 1: return byte[scratch11()];
         case 2: return word[scratch11()];
@@ -417,24 +475,47 @@ private:
 
     // ---------------------------------------------------------------- instructions
     void jump_to(int64_t target, int cond) {
-        Label& l = labels_[target];
-        // Backward targets are known: Xbyak picks the short form when it fits.
-        LabelType t = target <= current_index_ ? T_AUTO : T_NEAR;
+        if (target <= current_index_) {
+            // Backward: the target's address is known, no label needed (labels
+            // cost a hash-table entry each: a third of the compile time).
+            const void* a = getCode() + offsets[target];
+            switch (cond) {
+            case -1: jmp(a); break;
+            case BPF_JEQ: je(a); break;
+            case BPF_JNE: jne(a); break;
+            case BPF_JGT: ja(a); break;
+            case BPF_JGE: jae(a); break;
+            case BPF_JLT: jb(a); break;
+            case BPF_JLE: jbe(a); break;
+            case BPF_JSGT: jg(a); break;
+            case BPF_JSGE: jge(a); break;
+            case BPF_JSLT: jl(a); break;
+            case BPF_JSLE: jle(a); break;
+            case BPF_JSET: jnz(a); break;
+            default: throw std::logic_error("bad jump condition");
+            }
+            return;
+        }
+        // Forward: a near jump to here, its displacement patched when the
+        // target's offset is known (Xbyak labels cost a hash-table entry
+        // each: a third of the compile time).
+        const void* a = getCurr();
         switch (cond) {
-        case -1: jmp(l, t); break;
-        case BPF_JEQ: je(l, t); break;
-        case BPF_JNE: jne(l, t); break;
-        case BPF_JGT: ja(l, t); break;
-        case BPF_JGE: jae(l, t); break;
-        case BPF_JLT: jb(l, t); break;
-        case BPF_JLE: jbe(l, t); break;
-        case BPF_JSGT: jg(l, t); break;
-        case BPF_JSGE: jge(l, t); break;
-        case BPF_JSLT: jl(l, t); break;
-        case BPF_JSLE: jle(l, t); break;
-        case BPF_JSET: jnz(l, t); break;
+        case -1: jmp(a, T_NEAR); break;
+        case BPF_JEQ: je(a); break;
+        case BPF_JNE: jne(a); break;
+        case BPF_JGT: ja(a); break;
+        case BPF_JGE: jae(a); break;
+        case BPF_JLT: jb(a); break;
+        case BPF_JLE: jbe(a); break;
+        case BPF_JSGT: jg(a); break;
+        case BPF_JSGE: jge(a); break;
+        case BPF_JSLT: jl(a); break;
+        case BPF_JSLE: jle(a); break;
+        case BPF_JSET: jnz(a); break;
         default: throw std::logic_error("bad jump condition");
         }
+        jump_fixups_.push_back({getSize(), target});
     }
 
     void emit_alu(const Insn& in, const OpInfo& info) {
@@ -482,8 +563,8 @@ private:
     // dst op= reg (a BPF register's host register, or r10 for blinded immediates).
     void alu_reg(uint8_t op, bool is64, int dst, const Reg64& src64) {
         const Reg64& d64 = R(dst);
-        Reg32 d32 = d64.cvt32();
-        Reg32 s32 = src64.cvt32();
+        Reg32 d32 = to32(d64);
+        Reg32 s32 = to32(src64);
         auto both = [&](auto fn64, auto fn32) {
             if (is64) fn64(d64, src64);
             else fn32(d32, s32);
@@ -516,7 +597,7 @@ private:
                 else if (op == BPF_RSH) shrx(d64, d64, count);
                 else sarx(d64, d64, count);
             } else {
-                Reg32 d = d64.cvt32(), c = count.cvt32();
+                Reg32 d = to32(d64), c = to32(count);
                 if (op == BPF_LSH) shlx(d, d, c);
                 else if (op == BPF_RSH) shrx(d, d, c);
                 else sarx(d, d, c);
@@ -534,7 +615,7 @@ private:
         if (d64.getIdx() == Operand::RCX) {
             mov(r11, rcx);
             if (!count_in_rcx) mov(rcx, count);
-            shift(is64 ? static_cast<const Reg&>(r11) : static_cast<const Reg&>(r11.cvt32()));
+            shift(is64 ? static_cast<const Reg&>(r11) : static_cast<const Reg&>(to32(r11)));
             mov(rcx, r11);
             return;
         }
@@ -542,7 +623,7 @@ private:
             mov(r11, rcx);
             mov(rcx, count);
         }
-        shift(is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(d64.cvt32()));
+        shift(is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(to32(d64)));
         if (!count_in_rcx) mov(rcx, r11);
     }
 
@@ -559,20 +640,20 @@ private:
             } else if (is64) {
                 mov(r9, static_cast<uint64_t>(static_cast<int64_t>(in.imm)));
             } else {
-                mov(r9.cvt32(), static_cast<uint32_t>(in.imm));
+                mov(to32(r9), static_cast<uint32_t>(in.imm));
             }
         } else if (is64) {
             mov(r9, R(in.src));
         } else {
-            mov(r9.cvt32(), R32(in.src));
+            mov(to32(r9), R32(in.src));
         }
         Label zero, minus_one, done;
         if (is64) test(r9, r9);
-        else test(r9.cvt32(), r9.cvt32());
+        else test(to32(r9), to32(r9));
         jz(zero, T_NEAR);
         if (is_signed) {
             if (is64) cmp(r9, -1);
-            else cmp(r9.cvt32(), -1);
+            else cmp(to32(r9), -1);
             je(minus_one, T_NEAR);
         }
         const bool dst_rax = in.dst == 0, dst_rdx = in.dst == 3;
@@ -590,32 +671,32 @@ private:
         } else {
             if (is_signed) {
                 cdq();
-                idiv(r9.cvt32());
+                idiv(to32(r9));
             } else {
                 xor_(edx, edx);
-                div(r9.cvt32());
+                div(to32(r9));
             }
         }
         const Reg64& result = is_mod ? rdx : rax;
         if (is64) {
             if (in.dst != (is_mod ? 3 : 0)) mov(d64, result);
         } else {
-            mov(d64.cvt32(), result.cvt32());
+            mov(to32(d64), to32(result));
         }
         if (!dst_rax) mov(rax, r10);
         if (!dst_rdx) mov(rdx, r11);
         jmp(done, T_NEAR);
         L(zero);
-        if (!is_mod) xor_(d64.cvt32(), d64.cvt32());
-        else if (!is64) mov(d64.cvt32(), d64.cvt32());
+        if (!is_mod) xor_(to32(d64), to32(d64));
+        else if (!is64) mov(to32(d64), to32(d64));
         if (is_signed) {
             jmp(done, T_NEAR);
             L(minus_one);
             if (!is_mod) {
                 if (is64) neg(d64);
-                else neg(d64.cvt32());
+                else neg(to32(d64));
             } else {
-                xor_(d64.cvt32(), d64.cvt32());
+                xor_(to32(d64), to32(d64));
             }
         }
         L(done);
@@ -627,11 +708,11 @@ private:
         switch (info.size) {
         case 16:
             if (swap) rol(d.cvt16(), 8);
-            movzx(d.cvt32(), d.cvt16());
+            movzx(to32(d), d.cvt16());
             break;
         case 32:
-            if (swap) bswap(d.cvt32());
-            else mov(d.cvt32(), d.cvt32());
+            if (swap) bswap(to32(d));
+            else mov(to32(d), to32(d));
             break;
         default:
             if (swap) bswap(d);
@@ -643,10 +724,10 @@ private:
         const bool is64 = info.size == 64;
         const uint8_t op = in.opcode & 0xf0;
         const Reg64& d64 = R(in.dst);
-        const Reg& d = is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(d64.cvt32());
+        const Reg& d = is64 ? static_cast<const Reg&>(d64) : static_cast<const Reg&>(to32(d64));
         if (info.form == Form::JmpX) {
             const Reg64& s64 = R(in.src);
-            const Reg& s = is64 ? static_cast<const Reg&>(s64) : static_cast<const Reg&>(s64.cvt32());
+            const Reg& s = is64 ? static_cast<const Reg&>(s64) : static_cast<const Reg&>(to32(s64));
             if (op == BPF_JSET) test(d, s);
             else cmp(d, s);
         } else if (const Reg64* b = blinded(in.imm)) {
@@ -655,7 +736,7 @@ private:
             else cmp(d, s);
         } else if (op == BPF_JSET) {
             if (is64) test(d64, in.imm);
-            else test(d64.cvt32(), static_cast<uint32_t>(in.imm));
+            else test(to32(d64), static_cast<uint32_t>(in.imm));
         } else if (in.imm == 0 && (op == BPF_JEQ || op == BPF_JNE)) {
             test(d, d);
         } else {
@@ -675,7 +756,7 @@ private:
         // At most kMaxCallFrames frames: the new frame must stay inside the stack.
         Stub& s = add_stub(kCallDepth, static_cast<int64_t>(i));
         cmp(rbp, field(offsetof(JitState, stack_call_limit)));
-        jb(s.label, T_NEAR);
+        jump(s.target, [&](const void* a) { jb(a); });
         sub(rbp, kStackSize);
         if (target_reg) call(*target_reg);
         else call(function_label(static_cast<size_t>(function_of_[static_cast<int64_t>(i) + insns_[i].imm + 1])));
@@ -691,9 +772,9 @@ private:
         mov(field(offsetof(JitState, error_aux), 32), static_cast<uint32_t>(in.dst));
         mov(r10, r11);
         shr(r10, 32);
-        cmp(r10.cvt32(), static_cast<uint32_t>(kFuncAddressTag >> 32));
+        cmp(to32(r10), static_cast<uint32_t>(kFuncAddressTag >> 32));
         jne(helper_path, T_NEAR);
-        mov(r10.cvt32(), r11.cvt32());
+        mov(to32(r10), to32(r11));
         cmp(r10, static_cast<uint32_t>(insns_.size()));
         jae(callx_not_function_, T_NEAR);
         lea(r11, ptr[rip + function_table_]);
@@ -714,9 +795,9 @@ private:
         if (info.form == Form::LdAbs) {
             mov(r11, static_cast<uint64_t>(static_cast<int64_t>(in.imm)));
         } else {
-            mov(r11.cvt32(), R32(in.src));
-            add(r11.cvt32(), in.imm);
-            movsxd(r11, r11.cvt32());
+            mov(to32(r11), R32(in.src));
+            add(to32(r11), in.imm);
+            movsxd(r11, to32(r11));
         }
         // Outside the packet: the program ends with r0 = 0.
         test(r11, r11);
@@ -742,13 +823,13 @@ private:
     void emit_atomic(size_t i, const Insn& in, const OpInfo& info) {
         const int size = info.size;
         const bool is64 = size == 8;
-        auto sized = [&](const Reg64& r) -> Reg { return is64 ? static_cast<const Reg&>(r) : static_cast<const Reg&>(r.cvt32()); };
+        auto sized = [&](const Reg64& r) -> Reg { return is64 ? static_cast<const Reg&>(r) : static_cast<const Reg&>(to32(r)); };
         if (info.form == Form::LoadAcq) {
             Address a = memory(i, in.src, in.off, size, false, true);
             const Reg64& d = R(in.dst);
-            if (size == 1) movzx(d.cvt32(), a);
-            else if (size == 2) movzx(d.cvt32(), a);
-            else if (size == 4) mov(d.cvt32(), a);
+            if (size == 1) movzx(to32(d), a);
+            else if (size == 2) movzx(to32(d), a);
+            else if (size == 4) mov(to32(d), a);
             else mov(d, a);
             return;
         }
@@ -757,7 +838,7 @@ private:
             const Reg64& s = R(in.src);
             if (size == 1) mov(a, s.cvt8());
             else if (size == 2) mov(a, s.cvt16());
-            else if (size == 4) mov(a, s.cvt32());
+            else if (size == 4) mov(a, to32(s));
             else mov(a, s);
             return;
         }
@@ -856,20 +937,20 @@ private:
             const Reg64& d = R(x.dst);
             const int64_t m = x.imm;
             auto zext = [&] {
-                if (!is64) mov(d.cvt32(), d.cvt32());
+                if (!is64) mov(to32(d), to32(d));
             };
             switch (m) {
             case 1: zext(); return 1;
-            case 2: if (is64) add(d, d); else add(d.cvt32(), d.cvt32()); return 1;
+            case 2: if (is64) add(d, d); else add(to32(d), to32(d)); return 1;
             case 3: case 5: case 9:
                 if (is64) lea(d, ptr[d + d * static_cast<int>(m - 1)]);
-                else lea(d.cvt32(), ptr[d + d * static_cast<int>(m - 1)]);
+                else lea(to32(d), ptr[d + d * static_cast<int>(m - 1)]);
                 return 1;
             default:
                 if (m > 2 && (m & (m - 1)) == 0) {
                     int k = __builtin_ctzll(static_cast<uint64_t>(m));
                     if (is64) shl(d, k);
-                    else shl(d.cvt32(), k);
+                    else shl(to32(d), k);
                     return 1;
                 }
                 return 0;
@@ -897,9 +978,9 @@ private:
             const Reg64& d = R(in.dst);
             const Reg64& s = R(in.src);
             bool to64 = info.opcode == (BPF_ALU64 | BPF_MOV | BPF_X);
-            if (info.size == 8) movsx(to64 ? static_cast<const Reg&>(d) : static_cast<const Reg&>(d.cvt32()), s.cvt8());
-            else if (info.size == 16) movsx(to64 ? static_cast<const Reg&>(d) : static_cast<const Reg&>(d.cvt32()), s.cvt16());
-            else movsxd(d, s.cvt32());
+            if (info.size == 8) movsx(to64 ? static_cast<const Reg&>(d) : static_cast<const Reg&>(to32(d)), s.cvt8());
+            else if (info.size == 16) movsx(to64 ? static_cast<const Reg&>(d) : static_cast<const Reg&>(to32(d)), s.cvt16());
+            else movsxd(d, to32(s));
             break;
         }
         case Form::Endian: emit_endian(in, info); break;
@@ -932,7 +1013,7 @@ private:
                 mov(scratch10(), key);
                 xor_(d, scratch10());
             } else if (v == 0) {
-                xor_(d.cvt32(), d.cvt32());
+                xor_(to32(d), to32(d));
             } else {
                 mov(d, v);
             }
@@ -946,8 +1027,8 @@ private:
             const Reg64& d = R(in.dst);
             if (info.form == Form::Ldx) {
                 if (info.size == 8) mov(d, a);
-                else if (info.size == 4) mov(d.cvt32(), a);
-                else movzx(d.cvt32(), a);
+                else if (info.size == 4) mov(to32(d), a);
+                else movzx(to32(d), a);
             } else {
                 if (info.size == 4) movsxd(d, a);
                 else movsx(d, a);
@@ -977,7 +1058,7 @@ private:
             const Reg64& s = R(in.src);
             if (info.size == 1) mov(a, s.cvt8());
             else if (info.size == 2) mov(a, s.cvt16());
-            else if (info.size == 4) mov(a, s.cvt32());
+            else if (info.size == 4) mov(a, to32(s));
             else mov(a, s);
             break;
         }
@@ -996,7 +1077,17 @@ private:
     JitOptions opt_;
     bool bmi2_ = false;
     std::mt19937_64 rng_;
-    std::vector<Label> labels_;    // per instruction (jump targets)
+    // Forward jumps to instructions: where their rel32 ends, and the target
+    // (patched with CodeArray::rewrite once every instruction has its offset).
+    struct JumpFixup {
+        size_t end;
+        int64_t target;
+    };
+    std::vector<JumpFixup> jump_fixups_;   // to instructions (target: an instruction index)
+    std::vector<JumpFixup> target_fixups_; // to Targets (target: a Target id)
+    static constexpr size_t kUnbound = ~size_t(0);
+    std::vector<size_t> target_pos_; // per Target: its offset, or kUnbound
+    std::map<uint32_t, Target> stub_tails_; // per error kind: the code its stubs end in
     std::vector<Label> fn_labels_; // per function (call targets, before the prologue)
     std::vector<bool> is_target_;
     std::vector<bool> block_start_;
@@ -1010,7 +1101,7 @@ private:
     bool uses_stack_ = false;
     bool stub_entry_ = false; // the entry function is also a call target
     bool has_callx_ = false;
-    std::vector<std::unique_ptr<Stub>> stubs_;
+    std::deque<Stub> stubs_; // (references stay valid as it grows)
     Label unwind_, main_epilogue_, slow_check_, callx_not_function_, function_table_;
 };
 
