@@ -1,24 +1,26 @@
-// ELF reading with libelf.
+// ELF reading with libelf: sections, symbols, relocations; then the object
+// layer (BTF, maps, programs) from the other files of this directory.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
 
+#include <bpf/btf.h>
 #include <fmt/format.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <linux/btf.h>
 
 #include "bpfvm/elf.h"
 #include "bpfvm/isa.h"
+#include "internal.h"
 
 #ifndef EM_BPF
 #define EM_BPF 247
-#endif
-#ifndef R_BPF_64_32
-#define R_BPF_64_32 10
 #endif
 
 namespace bpfvm {
@@ -34,92 +36,190 @@ struct ElfHandle {
     }
 };
 
-std::string elf_err() { return elf_errmsg(-1) ? elf_errmsg(-1) : "unknown libelf error"; }
+std::string elf_err() {
+    const char* m = elf_errmsg(-1);
+    return m ? m : "unknown libelf error";
+}
+
+const char* elf_type_name(unsigned type) {
+    switch (type) {
+    case ET_NONE: return "ET_NONE";
+    case ET_EXEC: return "ET_EXEC";
+    case ET_DYN: return "ET_DYN";
+    case ET_CORE: return "ET_CORE";
+    default: return "unknown";
+    }
+}
+
+// libbpf's object name: the basename's first 15 characters, up to the first '.'.
+std::string libbpf_object_name(const std::string& path) {
+    std::string base = path;
+    if (auto slash = base.rfind('/'); slash != std::string::npos) base = base.substr(slash + 1);
+    base = base.substr(0, 15);
+    if (auto dot = base.find('.'); dot != std::string::npos) base = base.substr(0, dot);
+    return base;
+}
 
 } // namespace
 
-Result<ElfObject> ElfObject::open(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return from_memory(bytes, path);
-}
+namespace elf_detail {
 
-Result<ElfObject> ElfObject::from_memory(std::span<const uint8_t> bytes, std::string name) {
-    auto err = [&](std::string msg) { return make_error(fmt::format("{}: {}", name, msg)); };
-    if (elf_version(EV_CURRENT) == EV_NONE) return err("libelf initialisation failed");
+Result<void> ElfObjectReader::read_elf(std::span<const uint8_t> bytes) {
+    if (elf_version(EV_CURRENT) == EV_NONE) return fail("libelf initialisation failed");
     if (bytes.size() < EI_NIDENT || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0)
-        return err("not an ELF file (bad magic)");
+        return fail("not an ELF file (bad magic)");
     // libelf may write to the buffer it reads: give it a copy it owns.
-    std::vector<char> copy(bytes.begin(), bytes.end());
+    image_.assign(bytes.begin(), bytes.end());
     ElfHandle h;
-    h.elf = elf_memory(copy.data(), copy.size());
-    if (!h.elf) return err("cannot parse ELF: " + elf_err());
-    if (elf_kind(h.elf) != ELF_K_ELF) return err("not an ELF object");
+    h.elf = elf_memory(image_.data(), image_.size());
+    if (!h.elf) return fail("cannot parse ELF: {}", elf_err());
+    if (elf_kind(h.elf) != ELF_K_ELF) return fail("not an ELF object");
     GElf_Ehdr ehdr;
-    if (!gelf_getehdr(h.elf, &ehdr)) return err("bad ELF header: " + elf_err());
-    if (ehdr.e_ident[EI_CLASS] != ELFCLASS64) return err("not a 64-bit ELF object (BPF objects are ELF64)");
-    if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB) return err("big-endian ELF: only little-endian BPF objects are supported");
+    if (!gelf_getehdr(h.elf, &ehdr)) return fail("bad ELF header: {}", elf_err());
+    if (ehdr.e_ident[EI_CLASS] != ELFCLASS64) return fail("not a 64-bit ELF object (BPF objects are ELF64)");
+    if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB)
+        return fail("big-endian ELF: only little-endian BPF objects are supported");
     if (ehdr.e_machine != EM_BPF)
-        return err(fmt::format("ELF machine is {} (not BPF, 247): compile with clang -target bpf", ehdr.e_machine));
+        return fail("ELF machine is {} (not BPF, 247): compile with clang -target bpf", ehdr.e_machine);
+    if (ehdr.e_type != ET_REL)
+        return fail("ELF type is {} ({}): only relocatable objects (ET_REL, from clang -c) can be loaded",
+                    elf_type_name(ehdr.e_type), ehdr.e_type);
 
     size_t shstrndx = 0;
-    if (elf_getshdrstrndx(h.elf, &shstrndx) != 0) return err("no section name table: " + elf_err());
+    if (elf_getshdrstrndx(h.elf, &shstrndx) != 0) return fail("no section name table: {}", elf_err());
+    size_t section_count = 0;
+    if (elf_getshdrnum(h.elf, &section_count) != 0) return fail("cannot count sections: {}", elf_err());
 
-    ElfObject obj;
-    obj.name_ = name;
     std::map<uint32_t, std::vector<ElfRelocation>> relocs; // by target section index
+    bool have_symtab = false;
     Elf_Scn* scn = nullptr;
     while ((scn = elf_nextscn(h.elf, scn)) != nullptr) {
         GElf_Shdr shdr;
-        if (!gelf_getshdr(scn, &shdr)) return err("bad section header: " + elf_err());
+        if (!gelf_getshdr(scn, &shdr)) return fail("bad section header: {}", elf_err());
         uint32_t idx = static_cast<uint32_t>(elf_ndxscn(scn));
         const char* sname = elf_strptr(h.elf, shstrndx, shdr.sh_name);
-        if (!sname) return err(fmt::format("section {}: name is not in the string table", idx));
+        if (!sname) return fail("section {}: name is not in the string table", idx);
         ElfSection sec;
         sec.index = idx;
         sec.name = sname;
         sec.type = shdr.sh_type;
         sec.flags = shdr.sh_flags;
-        if (shdr.sh_type != SHT_NOBITS && shdr.sh_size > 0) {
+        sec.size = shdr.sh_size;
+        if (shdr.sh_type != SHT_NOBITS && shdr.sh_type != SHT_NULL && shdr.sh_size > 0) {
             Elf_Data* data = elf_getdata(scn, nullptr);
             if (!data || !data->d_buf || data->d_size != shdr.sh_size)
-                return err(fmt::format("section {} ({}): data lies outside the file", idx, sec.name));
+                return fail("section {} ({}): data lies outside the file (truncated object?)", idx, sec.name);
             auto* p = static_cast<const uint8_t*>(data->d_buf);
             sec.data.assign(p, p + data->d_size);
         }
         if (shdr.sh_type == SHT_SYMTAB) {
+            if (have_symtab) return fail("section {} ({}): a second symbol table", idx, sec.name);
+            have_symtab = true;
+            if (shdr.sh_entsize != sizeof(Elf64_Sym))
+                return fail("symbol table {}: entry size {} (expected {})", sec.name, shdr.sh_entsize,
+                            sizeof(Elf64_Sym));
             Elf_Data* data = elf_getdata(scn, nullptr);
-            size_t count = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0;
+            size_t count = shdr.sh_size / shdr.sh_entsize;
             for (size_t i = 0; data && i < count; i++) {
                 GElf_Sym sym;
                 if (!gelf_getsym(data, static_cast<int>(i), &sym))
-                    return err(fmt::format("symbol table: entry {} is unreadable", i));
+                    return fail("symbol table: entry {} is unreadable", i);
                 const char* symname = elf_strptr(h.elf, shdr.sh_link, sym.st_name);
-                obj.symbols_.push_back(ElfSymbol{symname ? symname : "", sym.st_shndx, sym.st_value, sym.st_size,
-                                                 static_cast<uint8_t>(GELF_ST_TYPE(sym.st_info)),
-                                                 static_cast<uint8_t>(GELF_ST_BIND(sym.st_info))});
+                obj_.symbols_.push_back(ElfSymbol{symname ? symname : "", sym.st_shndx, sym.st_value, sym.st_size,
+                                                  static_cast<uint8_t>(GELF_ST_TYPE(sym.st_info)),
+                                                  static_cast<uint8_t>(GELF_ST_BIND(sym.st_info))});
             }
         } else if (shdr.sh_type == SHT_REL) {
+            if (shdr.sh_entsize != sizeof(Elf64_Rel))
+                return fail("relocation section {}: entry size {} (expected {})", sec.name, shdr.sh_entsize,
+                            sizeof(Elf64_Rel));
+            if (shdr.sh_info == 0 || shdr.sh_info >= section_count)
+                return fail("relocation section {}: applies to section {}, which does not exist", sec.name,
+                            shdr.sh_info);
             Elf_Data* data = elf_getdata(scn, nullptr);
-            size_t count = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0;
+            size_t count = shdr.sh_size / shdr.sh_entsize;
             for (size_t i = 0; data && i < count; i++) {
                 GElf_Rel rel;
                 if (!gelf_getrel(data, static_cast<int>(i), &rel))
-                    return err(fmt::format("relocation section {}: entry {} is unreadable", sec.name, i));
-                relocs[shdr.sh_info].push_back(ElfRelocation{rel.r_offset, static_cast<uint32_t>(GELF_R_TYPE(rel.r_info)),
+                    return fail("relocation section {}: entry {} is unreadable", sec.name, i);
+                relocs[shdr.sh_info].push_back(ElfRelocation{rel.r_offset,
+                                                             static_cast<uint32_t>(GELF_R_TYPE(rel.r_info)),
                                                              static_cast<uint32_t>(GELF_R_SYM(rel.r_info))});
             }
+        } else if (shdr.sh_type == SHT_RELA) {
+            return fail("section {}: RELA relocations (BPF objects use REL)", sec.name);
         }
-        obj.sections_.push_back(std::move(sec));
+        obj_.sections_.push_back(std::move(sec));
     }
-    for (auto& sec : obj.sections_) {
+    for (auto& sec : obj_.sections_) {
         if (auto it = relocs.find(sec.index); it != relocs.end()) sec.relocations = std::move(it->second);
-        for (const auto& r : sec.relocations)
-            if (r.symbol >= obj.symbols_.size())
-                return err(fmt::format("section {}: relocation at offset {} refers to symbol {} which does not exist",
-                                       sec.name, r.offset, r.symbol));
+        for (size_t i = 0; i < sec.relocations.size(); i++) {
+            const auto& r = sec.relocations[i];
+            if (r.symbol >= obj_.symbols_.size())
+                return fail("section {}: relocation at offset {} refers to symbol {} which does not exist", sec.name,
+                            r.offset, r.symbol);
+        }
     }
+    return {};
+}
+
+Result<void> ElfObjectReader::read_object() {
+    if (auto r = read_btf(); !r) return r;
+    if (auto r = read_license_and_version(); !r) return r;
+    if (auto r = check_externs(); !r) return r;
+    if (auto r = read_legacy_maps(); !r) return r;
+    if (auto r = read_btf_maps(); !r) return r;
+    if (auto r = read_global_data(); !r) return r;
+    if (auto r = read_functions(); !r) return r;
+    if (auto r = read_map_slots(); !r) return r;
+    return build_programs();
+}
+
+std::string ElfObjectReader::section_name(uint32_t index) const {
+    const ElfSection* s = obj_.section_by_index(index);
+    return s ? s->name : fmt::format("#{}", index);
+}
+
+std::string ElfObjectReader::symbol_display_name(const ElfSymbol& sym) const {
+    if (sym.type == STT_SECTION || sym.name.empty()) return section_name(sym.section);
+    return sym.name;
+}
+
+Result<void> ElfObjectReader::read_license_and_version() {
+    for (const auto& sec : obj_.sections_) {
+        if (sec.name == "license") {
+            if (sec.type == SHT_NOBITS) return fail("section license: holds no data");
+            auto end = std::find(sec.data.begin(), sec.data.end(), uint8_t{0});
+            obj_.license_.assign(sec.data.begin(), end);
+        } else if (sec.name == "version") {
+            if (sec.data.size() != 4)
+                return fail("section version: {} bytes (the kernel version is a 4-byte number)", sec.data.size());
+            uint32_t v;
+            std::memcpy(&v, sec.data.data(), 4);
+            obj_.kernel_version_ = v;
+        }
+    }
+    return {};
+}
+
+} // namespace elf_detail
+
+Result<ElfObject> ElfObject::open(const std::string& path, ElfOpenOptions options) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return make_error(fmt::format("{}: read error", path));
+    return from_memory(bytes, path, options);
+}
+
+Result<ElfObject> ElfObject::from_memory(std::span<const uint8_t> bytes, std::string name, ElfOpenOptions options) {
+    ElfObject obj;
+    obj.name_ = std::move(name);
+    obj.object_name_ = libbpf_object_name(obj.name_);
+    elf_detail::ElfObjectReader reader(obj);
+    if (auto r = reader.read_elf(bytes); !r) return tl::unexpected(r.error());
+    if (!options.sections_only)
+        if (auto r = reader.read_object(); !r) return tl::unexpected(r.error());
     return obj;
 }
 
@@ -130,6 +230,8 @@ const ElfSection* ElfObject::find_section(std::string_view name) const {
 }
 
 const ElfSection* ElfObject::section_by_index(uint32_t index) const {
+    // Sections are stored in index order from 1; look there first.
+    if (index >= 1 && index <= sections_.size() && sections_[index - 1].index == index) return &sections_[index - 1];
     for (const auto& s : sections_)
         if (s.index == index) return &s;
     return nullptr;
@@ -142,74 +244,75 @@ std::vector<const ElfSection*> ElfObject::program_sections() const {
     return out;
 }
 
+const ElfMapSpec* ElfObject::find_map(std::string_view name) const {
+    for (const auto& m : maps_)
+        if (m.name == name) return &m;
+    return nullptr;
+}
+
+std::span<const uint8_t> ElfObject::btf_bytes() const {
+    const ElfSection* s = find_section(".BTF");
+    return s ? std::span<const uint8_t>(s->data) : std::span<const uint8_t>();
+}
+
+std::span<const uint8_t> ElfObject::btf_ext_bytes() const {
+    const ElfSection* s = find_section(".BTF.ext");
+    return s ? std::span<const uint8_t>(s->data) : std::span<const uint8_t>();
+}
+
+ElfBtfSummary ElfObject::btf_summary() const {
+    ElfBtfSummary s;
+    if (btf_) {
+        s.present = true;
+        s.type_count = btf__type_cnt(btf_.get()) - 1;
+        auto raw = btf_bytes(); // struct btf_header: ..., str_off, str_len at byte 20
+        if (raw.size() >= sizeof(btf_header)) std::memcpy(&s.string_size, raw.data() + offsetof(btf_header, str_len), 4);
+    }
+    s.has_ext = find_section(".BTF.ext") != nullptr;
+    s.func_info_count = func_info_count_;
+    s.line_info_count = line_info_count_;
+    return s;
+}
+
+const ElfLineInfo* ElfProgram::line_at(size_t insn) const {
+    auto it = std::upper_bound(lines.begin(), lines.end(), insn,
+                               [](size_t i, const ElfLineInfo& l) { return i < l.insn; });
+    if (it == lines.begin()) return nullptr;
+    return &*(it - 1);
+}
+
 Result<ElfProgram> ElfObject::program(std::string_view name) const {
-    const ElfSection* sec = find_section(name);
-    if (!sec) {
-        for (const auto& sym : symbols_) {
-            if (sym.name != name || sym.type != STT_FUNC) continue;
-            sec = section_by_index(sym.section);
-            if (sec && sym.value != 0)
-                return make_error(fmt::format("{}: function {} starts at instruction {} of section {}; only a "
-                                              "section's first function can be run (put it in its own SEC())",
-                                              name_, name, sym.value / 8, sec->name));
-            break;
+    if (!functions_) // opened with sections_only
+        return make_error(fmt::format("{}: the object was opened for its sections only: no programs", name_));
+    for (const auto& p : programs_)
+        if (p.name == name) return p;
+    std::vector<const ElfProgram*> in_section;
+    for (const auto& p : programs_)
+        if (p.section == name) in_section.push_back(&p);
+    if (in_section.size() == 1) return *in_section[0];
+    if (in_section.size() > 1) {
+        std::string names;
+        for (auto* p : in_section) names += (names.empty() ? "" : ", ") + p->name;
+        return make_error(fmt::format("{}: section {} holds {} programs ({}): name one", name_, name,
+                                      in_section.size(), names));
+    }
+    // A .text function (or .text's first), linked as an entry point.
+    const auto& fns = functions_->functions;
+    for (size_t i = 0; i < fns.size(); i++) {
+        const auto& fn = fns[i];
+        if (!fn.in_text) continue;
+        if (fn.name == name || (name == ".text" && fn.offset == 0)) {
+            auto prog = elf_detail::link_program(*functions_, i, name_);
+            if (!prog) return prog;
+            prog->prog_type = 0;
+            return prog;
         }
     }
-    if (!sec) return make_error(fmt::format("{}: no section or function named '{}'", name_, name));
-    if (!sec->executable()) return make_error(fmt::format("{}: section {} holds no instructions", name_, sec->name));
-    if (sec->data.size() % sizeof(Insn) != 0)
-        return make_error(fmt::format("{}: section {} is {} bytes: not a whole number of instructions", name_,
-                                      sec->name, sec->data.size()));
-
-    ElfProgram prog;
-    prog.section = sec->name;
-    prog.insns = insns_from_bytes(sec->data);
-    const ElfSection* text = find_section(".text");
-    size_t text_base = 0; // where .text starts in prog.insns once appended
-    bool text_appended = sec->name == ".text";
-
-    // Patch the calls of `s`, whose instructions start at `base` in prog.insns.
-    auto link = [&](const ElfSection& s, size_t base) -> Result<void> {
-        for (const auto& r : s.relocations) {
-            const ElfSymbol& sym = symbols_[r.symbol];
-            if (r.offset % sizeof(Insn) != 0 || r.offset / sizeof(Insn) >= s.data.size() / sizeof(Insn))
-                return make_error(fmt::format("{}: section {}: relocation at offset {} is not on an instruction",
-                                              name_, s.name, r.offset));
-            size_t at = base + r.offset / sizeof(Insn);
-            const Insn original = prog.insns[at];
-            bool is_call = original.opcode == (BPF_JMP | BPF_CALL) && original.src == BPF_PSEUDO_CALL;
-            if (!is_call) {
-                std::string what = sym.name.empty() ? fmt::format("section {}", sym.section) : sym.name;
-                if (const ElfSection* t = section_by_index(sym.section); t && sym.name.empty()) what = t->name;
-                return make_error(fmt::format("{}: section {}: instruction {} refers to '{}' (relocation type {}): "
-                                              "maps and global data need the object loader, which is not "
-                                              "available yet",
-                                              name_, s.name, r.offset / sizeof(Insn), what, r.type));
-            }
-            if (!text || sym.section != text->index)
-                return make_error(fmt::format("{}: section {}: instruction {} calls '{}', which is not in .text",
-                                              name_, s.name, r.offset / sizeof(Insn), sym.name));
-            if (!text_appended) {
-                text_base = prog.insns.size();
-                auto t = insns_from_bytes(text->data);
-                prog.insns.insert(prog.insns.end(), t.begin(), t.end());
-                text_appended = true;
-            }
-            int64_t callee =
-                static_cast<int64_t>(text_base) + static_cast<int64_t>(sym.value / sizeof(Insn)) + original.imm + 1;
-            if (callee < static_cast<int64_t>(text_base) ||
-                callee >= static_cast<int64_t>(text_base + text->data.size() / sizeof(Insn)))
-                return make_error(fmt::format("{}: section {}: call at instruction {} lands outside .text", name_,
-                                              s.name, r.offset / sizeof(Insn)));
-            // (prog.insns may have grown: index, do not hold a reference.)
-            prog.insns[at].imm = static_cast<int32_t>(callee - static_cast<int64_t>(at) - 1);
-        }
-        return {};
-    };
-    if (auto r = link(*sec, 0); !r) return tl::unexpected(r.error());
-    if (text_appended && sec->name != ".text" && text)
-        if (auto r = link(*text, text_base); !r) return tl::unexpected(r.error());
-    return prog;
+    if (const ElfSection* sec = find_section(name)) {
+        if (!sec->executable() || sec->data.empty())
+            return make_error(fmt::format("{}: section {} holds no instructions", name_, sec->name));
+    }
+    return make_error(fmt::format("{}: no section or function named '{}'", name_, name));
 }
 
 } // namespace bpfvm
