@@ -748,7 +748,15 @@ CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& o
         return result;
     }
     CaseRun run(backend, **obj, result.failures);
-    for (size_t i = 0; i < c.steps.size() && !run.stopped(); i++) run.step(i, c.steps[i]);
+    for (size_t i = 0; i < c.steps.size() && !run.stopped(); i++) {
+        try {
+            run.step(i, c.steps[i]);
+        } catch (const nlohmann::json::exception& e) {
+            // A field of the wrong JSON type: a mistake in the case.
+            result.failures.push_back(fmt::format("step {} ({}): {}", i + 1, c.steps[i].dump(), e.what()));
+            break;
+        }
+    }
     return result;
 }
 

@@ -24,6 +24,26 @@ struct {
     __type(value, __u64);
 } lpch SEC(".maps");
 
+/* 4-byte values: bpf(2) still gives each CPU an 8-byte slot. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} pca4 SEC(".maps");
+
+SEC("xdp")
+int percpu_u32(struct xdp_md *ctx)
+{
+    __u32 zero = 0;
+    __u32 *p = bpf_map_lookup_elem(&pca4, &zero);
+    if (!p)
+        return XDP_ABORTED;
+    put(0, *p);
+    *p += 1;
+    return XDP_PASS;
+}
+
 enum { OP_LOOKUP = 1, OP_UPDATE = 2, OP_LOOKUP_CPU = 3, OP_ADD = 4, OP_DELETE = 5 };
 
 static __always_inline void *pick(__u32 which)
