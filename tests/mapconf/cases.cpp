@@ -738,6 +738,10 @@ CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& o
         return result;
     }
     std::string path = fmt::format("{}/{}.bpf.o", objects_dir, c.object);
+    if (!std::filesystem::exists(path)) {
+        result.failures.push_back(fmt::format("{} does not exist (is programs/{}.c built?)", path, c.object));
+        return result;
+    }
     auto obj = backend.load(path);
     if (c.load_fails) {
         if (obj) result.failures.push_back(fmt::format("{} loads, but must be refused", path));
