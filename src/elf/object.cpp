@@ -85,6 +85,15 @@ Result<void> ElfObjectReader::read_elf(std::span<const uint8_t> bytes) {
         return fail("ELF type is {} ({}): only relocatable objects (ET_REL, from clang -c) can be loaded",
                     elf_type_name(ehdr.e_type), ehdr.e_type);
 
+    // libelf reads a file cut before its section headers as one without sections.
+    if (ehdr.e_shoff == 0 || ehdr.e_shnum == 0) return fail("no section header table");
+    if (ehdr.e_shentsize != sizeof(Elf64_Shdr))
+        return fail("section header size {} (expected {})", ehdr.e_shentsize, sizeof(Elf64_Shdr));
+    if (ehdr.e_shoff > bytes.size() || uint64_t(ehdr.e_shnum) * ehdr.e_shentsize > bytes.size() - ehdr.e_shoff)
+        return fail("the section header table (offset {}, {} sections) lies outside the file ({} bytes): "
+                    "truncated object?",
+                    ehdr.e_shoff, ehdr.e_shnum, bytes.size());
+
     size_t shstrndx = 0;
     if (elf_getshdrstrndx(h.elf, &shstrndx) != 0) return fail("no section name table: {}", elf_err());
     size_t section_count = 0;
