@@ -265,7 +265,7 @@ class RingBufferReader {
 public:
     // Return < 0 to stop consuming (poll/consume return that value).
     using Callback = std::function<int(const void* data, size_t size)>;
-    RingBufferReader() = default;
+    RingBufferReader();
     ~RingBufferReader();
     RingBufferReader(const RingBufferReader&) = delete;
     RingBufferReader& operator=(const RingBufferReader&) = delete;

@@ -200,6 +200,12 @@ const char* errno_name(long code) {
     case EAGAIN: return "EAGAIN";
     case ENOTDIR: return "ENOTDIR";
     case EXDEV: return "EXDEV";
+    case EISDIR: return "EISDIR";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    case EROFS: return "EROFS";
+    case EMFILE: return "EMFILE";
+    case EINTR: return "EINTR";
     default: return "errno";
     }
 }

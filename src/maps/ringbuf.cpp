@@ -148,6 +148,7 @@ struct RingBufferReader::Ring {
     RingWake* wake;
 };
 
+RingBufferReader::RingBufferReader() = default;
 RingBufferReader::~RingBufferReader() = default;
 
 Result<void> RingBufferReader::add(std::shared_ptr<Map> ringbuf, Callback callback) {

@@ -1,0 +1,397 @@
+// The kernel as the oracle: the same map created with bpf(2) and with bpfvm,
+// the same sequence of operations, the same return codes and contents.
+// Skips (with a message) where the kernel refuses BPF (not root, no bpf(2)).
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+
+#include "map_testing.h"
+
+namespace bpfvm {
+namespace {
+
+using testing::PinRoot;
+using testing::spec;
+
+long sys_bpf(int cmd, union bpf_attr* attr) {
+    long r = syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+    return r < 0 ? -errno : r;
+}
+
+uint32_t kernel_possible_cpus() {
+    std::ifstream f("/sys/devices/system/cpu/possible");
+    std::string s;
+    f >> s; // "0-N" or "0"
+    auto dash = s.find('-');
+    return dash == std::string::npos ? 1 : uint32_t(std::stoul(s.substr(dash + 1)) + 1);
+}
+
+struct KernelMap {
+    int fd = -1;
+    ~KernelMap() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+// Creates the map in the kernel; returns -errno on failure.
+long kernel_create(const MapSpec& s, KernelMap& km) {
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.map_type = s.type;
+    a.key_size = s.key_size;
+    a.value_size = s.value_size;
+    a.max_entries = s.max_entries;
+    a.map_flags = s.map_flags;
+    a.map_extra = s.map_extra;
+    strncpy(a.map_name, s.name.c_str(), sizeof(a.map_name) - 1);
+    long r = sys_bpf(BPF_MAP_CREATE, &a);
+    if (r >= 0) km.fd = int(r);
+    return r < 0 ? r : 0;
+}
+
+bool kernel_available() {
+    KernelMap km;
+    return kernel_create(spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1), km) == 0;
+}
+
+#define REQUIRE_KERNEL()                                                                                       \
+    do {                                                                                                       \
+        if (!kernel_available()) GTEST_SKIP() << "the kernel refuses BPF maps here (needs root and bpf(2))"; \
+    } while (0)
+
+enum class Op { Update, Delete, Lookup, NextKey, LookupAndDelete, Push, Pop, Peek };
+
+struct Step {
+    Op op;
+    std::vector<uint8_t> key;   // empty = NULL
+    std::vector<uint8_t> value; // for update/push
+    uint64_t flags = 0;
+};
+
+struct Outcome {
+    long rc;
+    std::vector<uint8_t> out;
+    bool operator==(const Outcome& o) const { return rc == o.rc && out == o.out; }
+};
+
+std::string show(const Outcome& o) {
+    std::string s = "rc=" + std::to_string(o.rc) + " [";
+    for (uint8_t b : o.out) s += std::to_string(b) + " ";
+    return s + "]";
+}
+
+Outcome run_kernel(int fd, const MapSpec& s, uint32_t vsize, const Step& st) {
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.map_fd = fd;
+    std::vector<uint8_t> out;
+    const void* key = st.key.empty() ? nullptr : st.key.data();
+    a.key = uint64_t(uintptr_t(key));
+    a.flags = st.flags;
+    long rc = 0;
+    switch (st.op) {
+    case Op::Update:
+    case Op::Push:
+        a.value = uint64_t(uintptr_t(st.value.data()));
+        rc = sys_bpf(BPF_MAP_UPDATE_ELEM, &a);
+        break;
+    case Op::Delete:
+        rc = sys_bpf(BPF_MAP_DELETE_ELEM, &a);
+        break;
+    case Op::Lookup:
+    case Op::Peek:
+        out.assign(vsize, 0);
+        if (s.type == BPF_MAP_TYPE_BLOOM_FILTER) out = st.value;
+        a.value = uint64_t(uintptr_t(out.data()));
+        rc = sys_bpf(BPF_MAP_LOOKUP_ELEM, &a);
+        break;
+    case Op::NextKey:
+        out.assign(s.key_size, 0);
+        a.next_key = uint64_t(uintptr_t(out.data()));
+        rc = sys_bpf(BPF_MAP_GET_NEXT_KEY, &a);
+        break;
+    case Op::LookupAndDelete:
+    case Op::Pop:
+        out.assign(vsize, 0);
+        a.value = uint64_t(uintptr_t(out.data()));
+        rc = sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &a);
+        break;
+    }
+    if (rc != 0) out.assign(out.size(), 0);
+    return {rc, out};
+}
+
+Outcome run_bpfvm(Map& m, uint32_t vsize, const Step& st) {
+    std::vector<uint8_t> out;
+    const void* key = st.key.empty() ? nullptr : st.key.data();
+    long rc = 0;
+    switch (st.op) {
+    case Op::Update:
+    case Op::Push:
+        rc = m.sys_update(key, st.value.data(), st.flags);
+        break;
+    case Op::Delete:
+        rc = m.sys_delete(key);
+        break;
+    case Op::Lookup:
+    case Op::Peek:
+        out.assign(vsize, 0);
+        if (m.type() == BPF_MAP_TYPE_BLOOM_FILTER) out = st.value;
+        rc = m.sys_lookup(key, out.data(), st.flags);
+        break;
+    case Op::NextKey:
+        out.assign(m.key_size(), 0);
+        rc = m.sys_get_next_key(key, out.data());
+        break;
+    case Op::LookupAndDelete:
+    case Op::Pop:
+        out.assign(vsize, 0);
+        rc = m.sys_lookup_and_delete(key, out.data(), st.flags);
+        break;
+    }
+    if (rc != 0) out.assign(out.size(), 0);
+    return {rc, out};
+}
+
+std::vector<uint8_t> u32(uint32_t v) {
+    std::vector<uint8_t> b(4);
+    memcpy(b.data(), &v, 4);
+    return b;
+}
+std::vector<uint8_t> u64(uint64_t v) {
+    std::vector<uint8_t> b(8);
+    memcpy(b.data(), &v, 8);
+    return b;
+}
+
+// Runs `steps` on both and compares every outcome. Hash iteration order is
+// not compared (bucket hashing differs): NextKey steps compare the code only
+// when `order_matters` is false.
+void compare(const MapSpec& s, const std::vector<Step>& steps, bool order_matters = true) {
+    PinRoot root;
+    uint32_t cpus = kernel_possible_cpus();
+    auto m = Map::create(s, root.options(cpus));
+    ASSERT_TRUE(m) << m.error().message;
+    KernelMap km;
+    ASSERT_EQ(kernel_create(s, km), 0);
+    uint32_t vsize = (*m)->sys_value_size();
+    for (size_t i = 0; i < steps.size(); i++) {
+        Outcome k = run_kernel(km.fd, s, vsize, steps[i]);
+        Outcome b = run_bpfvm(**m, vsize, steps[i]);
+        if (steps[i].op == Op::NextKey && !order_matters) {
+            EXPECT_EQ(k.rc, b.rc) << "step " << i;
+        } else {
+            EXPECT_EQ(k, b) << "step " << i << ": kernel " << show(k) << ", bpfvm " << show(b);
+        }
+    }
+}
+
+TEST(KernelOracle, CreationErrorCodes) {
+    REQUIRE_KERNEL();
+    PinRoot root;
+    std::vector<MapSpec> specs = {
+        spec(BPF_MAP_TYPE_ARRAY, 8, 4, 1),
+        spec(BPF_MAP_TYPE_ARRAY, 4, 0, 1),
+        spec(BPF_MAP_TYPE_ARRAY, 4, 4, 0),
+        spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_NO_PREALLOC),
+        spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE),
+        spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG),
+        spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_RDONLY | BPF_F_WRONLY),
+        spec(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, BPF_F_MMAPABLE),
+        spec(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 32769, 1),
+        spec(BPF_MAP_TYPE_HASH, 0, 4, 1),
+        spec(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_NO_COMMON_LRU),
+        spec(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_MMAPABLE),
+        spec(BPF_MAP_TYPE_LRU_HASH, 4, 4, 1, BPF_F_NO_PREALLOC),
+        spec(BPF_MAP_TYPE_PERCPU_HASH, 4, 32769, 1),
+        spec(BPF_MAP_TYPE_PROG_ARRAY, 4, 8, 1),
+        spec(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, BPF_F_RDONLY_PROG),
+        spec(BPF_MAP_TYPE_QUEUE, 4, 4, 4),
+        spec(BPF_MAP_TYPE_QUEUE, 0, 4, 0),
+        spec(BPF_MAP_TYPE_STACK, 0, 4, 4, BPF_F_NO_PREALLOC),
+        spec(BPF_MAP_TYPE_BLOOM_FILTER, 4, 4, 4),
+        spec(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 4),
+        spec(BPF_MAP_TYPE_LPM_TRIE, 4, 4, 4, BPF_F_NO_PREALLOC),
+        spec(BPF_MAP_TYPE_LPM_TRIE, 261, 4, 4, BPF_F_NO_PREALLOC),
+        spec(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096 * 3),
+        spec(BPF_MAP_TYPE_RINGBUF, 4, 0, 4096),
+        spec(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, BPF_F_RDONLY_PROG),
+    };
+    MapSpec extra = spec(BPF_MAP_TYPE_HASH, 4, 4, 1);
+    extra.map_extra = 1;
+    specs.push_back(extra);
+    MapSpec bloom = spec(BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 4);
+    bloom.map_extra = 16;
+    specs.push_back(bloom);
+    MapSpec name = spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
+    name.name = "a-b";
+    specs.push_back(name);
+    for (const auto& s : specs) {
+        KernelMap km;
+        long k = kernel_create(s, km);
+        auto m = Map::create(s, root.options(kernel_possible_cpus()));
+        long b = 0;
+        if (!m) {
+            // The message starts with the errno's name; map it back.
+            std::string e = m.error().message.substr(0, m.error().message.find(':'));
+            b = e == "EINVAL" ? -EINVAL : e == "E2BIG" ? -E2BIG : e == "ENOTSUPP" ? -524 : e == "EPERM" ? -EPERM : -1;
+        }
+        EXPECT_EQ(k, b) << "type " << s.type << " key " << s.key_size << " value " << s.value_size << " max "
+                        << s.max_entries << " flags " << s.map_flags << ": "
+                        << (m ? std::string("created") : m.error().message);
+    }
+}
+
+TEST(KernelOracle, ArraySequence) {
+    REQUIRE_KERNEL();
+    compare(spec(BPF_MAP_TYPE_ARRAY, 4, 8, 3),
+            {{Op::Lookup, u32(0)},
+             {Op::Update, u32(1), u64(5), BPF_ANY},
+             {Op::Update, u32(1), u64(6), BPF_NOEXIST},
+             {Op::Update, u32(1), u64(6), BPF_EXIST},
+             {Op::Update, u32(3), u64(6), BPF_ANY},
+             {Op::Update, u32(1), u64(6), 3},
+             {Op::Update, u32(1), u64(6), BPF_F_LOCK},
+             {Op::Lookup, u32(1)},
+             {Op::Lookup, u32(3)},
+             {Op::Lookup, u32(1), {}, BPF_F_LOCK},
+             {Op::Delete, u32(1)},
+             {Op::NextKey, {}},
+             {Op::NextKey, u32(1)},
+             {Op::NextKey, u32(2)},
+             {Op::NextKey, u32(7)},
+             {Op::LookupAndDelete, u32(1)}});
+}
+
+TEST(KernelOracle, PercpuArraySequence) {
+    REQUIRE_KERNEL();
+    uint32_t cpus = kernel_possible_cpus();
+    std::vector<uint8_t> all(8 * cpus);
+    for (size_t i = 0; i < all.size(); i++) all[i] = uint8_t(i * 7 + 1);
+    compare(spec(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 2),
+            {{Op::Update, u32(0), all, BPF_ANY},
+             {Op::Lookup, u32(0)},
+             {Op::Update, u32(0), all, BPF_NOEXIST},
+             {Op::Update, u32(0), all, BPF_F_LOCK},
+             {Op::Update, u32(2), all, BPF_ANY},
+             {Op::Lookup, u32(1)}});
+}
+
+TEST(KernelOracle, HashSequence) {
+    REQUIRE_KERNEL();
+    std::vector<Step> steps = {
+        {Op::Lookup, u32(1)},
+        {Op::NextKey, {}},
+        {Op::Update, u32(1), u64(10), BPF_EXIST},
+        {Op::Update, u32(1), u64(10), BPF_NOEXIST},
+        {Op::Update, u32(1), u64(11), BPF_NOEXIST},
+        {Op::Update, u32(1), u64(12), BPF_EXIST},
+        {Op::Update, u32(2), u64(20), BPF_ANY},
+        {Op::Update, u32(3), u64(30), BPF_ANY},
+        {Op::Update, u32(4), u64(40), BPF_ANY}, // full: E2BIG
+        {Op::Update, u32(3), u64(31), BPF_ANY}, // replacing in a full map
+        {Op::Update, u32(3), u64(31), 4},       // BPF_F_LOCK without a lock
+        {Op::Update, u32(3), u64(31), 8},
+        {Op::Lookup, u32(1)},
+        {Op::Lookup, u32(3)},
+        {Op::Lookup, u32(3), {}, 1},
+        {Op::NextKey, {}},
+        {Op::NextKey, u32(99)},
+        {Op::Delete, u32(2)},
+        {Op::Delete, u32(2)},
+        {Op::LookupAndDelete, u32(1)},
+        {Op::LookupAndDelete, u32(1)},
+        {Op::LookupAndDelete, u32(3), {}, BPF_F_LOCK},
+        {Op::Update, u32(4), u64(40), BPF_ANY},
+        {Op::Lookup, u32(4)},
+    };
+    compare(spec(BPF_MAP_TYPE_HASH, 4, 8, 3), steps, false);
+    compare(spec(BPF_MAP_TYPE_HASH, 4, 8, 3, BPF_F_NO_PREALLOC), steps, false);
+}
+
+TEST(KernelOracle, PercpuAndLruHashCodes) {
+    REQUIRE_KERNEL();
+    uint32_t cpus = kernel_possible_cpus();
+    std::vector<uint8_t> all(8 * cpus);
+    for (size_t i = 0; i < all.size(); i++) all[i] = uint8_t(i + 1);
+    std::vector<Step> steps = {
+        {Op::Update, u32(1), all, BPF_ANY},       {Op::Lookup, u32(1)},
+        {Op::Update, u32(1), all, BPF_NOEXIST},   {Op::Update, u32(2), all, BPF_EXIST},
+        {Op::Update, u32(1), all, BPF_F_LOCK},    {Op::LookupAndDelete, u32(1)},
+        {Op::LookupAndDelete, u32(1)},            {Op::Delete, u32(1)},
+    };
+    compare(spec(BPF_MAP_TYPE_PERCPU_HASH, 4, 8, 4), steps, false);
+    compare(spec(BPF_MAP_TYPE_LRU_PERCPU_HASH, 4, 8, 4), steps, false);
+    compare(spec(BPF_MAP_TYPE_LRU_HASH, 4, 8, 4),
+            {{Op::Update, u32(1), u64(1), BPF_ANY},
+             {Op::Update, u32(1), u64(2), BPF_NOEXIST},
+             {Op::Update, u32(2), u64(2), BPF_EXIST},
+             {Op::Update, u32(1), u64(2), BPF_F_LOCK},
+             {Op::Lookup, u32(1)},
+             {Op::Delete, u32(1)},
+             {Op::Delete, u32(1)}},
+            false);
+}
+
+TEST(KernelOracle, QueueStackBloomSequences) {
+    REQUIRE_KERNEL();
+    for (uint32_t type : {BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK}) {
+        SCOPED_TRACE(type);
+        compare(spec(type, 0, 4, 2), {{Op::Pop, {}},
+                                      {Op::Peek, {}},
+                                      {Op::Push, {}, u32(1), BPF_ANY},
+                                      {Op::Push, {}, u32(2), BPF_ANY},
+                                      {Op::Push, {}, u32(3), BPF_ANY},
+                                      {Op::Push, {}, u32(3), BPF_NOEXIST},
+                                      {Op::Push, {}, u32(3), BPF_EXIST},
+                                      {Op::Peek, {}},
+                                      {Op::Pop, {}, {}, BPF_F_LOCK},
+                                      {Op::Pop, {}},
+                                      {Op::Pop, {}},
+                                      {Op::Pop, {}},
+                                      {Op::Delete, {}},
+                                      {Op::NextKey, {}}});
+    }
+    compare(spec(BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16),
+            {{Op::Push, {}, u32(5), BPF_ANY},
+             {Op::Push, {}, u32(5), BPF_EXIST},
+             {Op::Peek, {}, u32(5)},
+             {Op::Pop, {}},
+             {Op::Delete, {}},
+             {Op::NextKey, {}}});
+}
+
+TEST(KernelOracle, LpmTrieSequence) {
+    REQUIRE_KERNEL();
+    auto k = [](uint32_t len, uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+        std::vector<uint8_t> v(8);
+        memcpy(v.data(), &len, 4);
+        v[4] = a, v[5] = b, v[6] = c, v[7] = d;
+        return v;
+    };
+    compare(spec(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 3, BPF_F_NO_PREALLOC),
+            {{Op::Update, k(16, 192, 168, 0, 0), u32(1), BPF_ANY},
+             {Op::Update, k(24, 192, 168, 1, 0), u32(2), BPF_ANY},
+             {Op::Update, k(8, 10, 0, 0, 0), u32(3), BPF_ANY},
+             {Op::Update, k(8, 10, 0, 0, 0), u32(3), BPF_NOEXIST},
+             {Op::Update, k(9, 10, 0, 0, 0), u32(3), BPF_EXIST},
+             {Op::Update, k(33, 10, 0, 0, 0), u32(3), BPF_ANY},
+             {Op::Update, k(32, 1, 2, 3, 4), u32(4), BPF_ANY},
+             {Op::Lookup, k(32, 192, 168, 1, 9)},
+             {Op::Lookup, k(32, 192, 168, 2, 9)},
+             {Op::Lookup, k(32, 11, 0, 0, 0)},
+             {Op::NextKey, {}},
+             {Op::NextKey, k(8, 10, 0, 0, 0)},
+             {Op::NextKey, k(24, 192, 168, 1, 0)},
+             {Op::NextKey, k(16, 192, 168, 0, 0)},
+             {Op::Delete, k(24, 192, 168, 1, 0)},
+             {Op::Delete, k(24, 192, 168, 1, 0)},
+             {Op::Lookup, k(32, 192, 168, 1, 9)},
+             {Op::LookupAndDelete, k(8, 10, 0, 0, 0)}});
+}
+
+} // namespace
+} // namespace bpfvm
