@@ -1,0 +1,371 @@
+// Helpers that need no map: time, identity, randomness, memory reads, strings,
+// formatted output, checksums, spin locks.
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "bpfvm/helpers.h"
+#include "bpfvm/map.h"
+
+namespace bpfvm {
+namespace {
+
+uint64_t ret(long v) { return static_cast<uint64_t>(static_cast<int64_t>(v)); }
+
+uint64_t clock_ns(clockid_t id) {
+    timespec ts{};
+    clock_gettime(id, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// ---- probe_read
+
+uint64_t probe_read_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(size);
+    if (!program_may_access(ctx, dst, n, true)) return ret(-EFAULT);
+    return ret(read_memory(reinterpret_cast<void*>(dst), src, n));
+}
+
+uint64_t probe_read_str_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(size);
+    if (!program_may_access(ctx, dst, n, true)) return ret(-EFAULT);
+    return ret(read_string(reinterpret_cast<char*>(dst), src, n));
+}
+
+// ---- strtol / strtoul (kernel/bpf/helpers.c: __bpf_strtoull)
+
+constexpr uint64_t kStrtoxBaseMask = 0x1f;
+
+bool kernel_isspace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0; }
+
+// Returns the bytes consumed or a negative errno.
+long strtoull_common(const char* buf, size_t buf_len, uint64_t flags, unsigned long long* res, bool* negative) {
+    unsigned base = static_cast<unsigned>(flags & kStrtoxBaseMask);
+    if (!buf || !buf_len) return -EINVAL;
+    if (base != 0 && base != 8 && base != 10 && base != 16) return -EINVAL;
+    if (flags & ~kStrtoxBaseMask) return -EINVAL;
+    size_t i = 0;
+    while (i < buf_len && kernel_isspace(static_cast<unsigned char>(buf[i]))) i++;
+    *negative = i < buf_len && buf[i] == '-';
+    if (*negative) i++;
+    size_t consumed = i;
+    if (consumed == buf_len) return -EINVAL;
+    // At most 63 characters are looked at (Linux copies them into char[64]).
+    char str[64];
+    size_t len = std::min<size_t>(buf_len - consumed, sizeof str - 1);
+    std::memcpy(str, buf + consumed, len);
+    str[len] = 0;
+    const char* s = str;
+    // _parse_integer_fixup_radix
+    auto lower = [](char c) { return static_cast<char>(c | 0x20); };
+    if (base == 0) {
+        if (s[0] == '0') {
+            if (lower(s[1]) == 'x' && std::isxdigit(static_cast<unsigned char>(s[2]))) base = 16;
+            else base = 8;
+        } else {
+            base = 10;
+        }
+    }
+    if (base == 16 && s[0] == '0' && lower(s[1]) == 'x') s += 2;
+    // _parse_integer
+    unsigned long long v = 0;
+    size_t digits = 0;
+    bool overflow = false;
+    for (;; s++) {
+        unsigned c = static_cast<unsigned char>(*s), lc = c | 0x20, d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (lc >= 'a' && lc <= 'f') d = lc - 'a' + 10;
+        else break;
+        if (d >= base) break;
+        if (v & (~0ull << 60)) {
+            if (v > (ULLONG_MAX - d) / base) overflow = true;
+        }
+        v = v * base + d;
+        digits++;
+    }
+    if (overflow) return -ERANGE;
+    if (digits == 0) return -EINVAL;
+    *res = v;
+    return static_cast<long>(consumed + static_cast<size_t>(s - str));
+}
+
+// ---- csum
+
+uint32_t add32_with_carry(uint32_t a, uint32_t b) {
+    uint64_t s = uint64_t(a) + b;
+    return static_cast<uint32_t>(s + (s >> 32));
+}
+uint32_t csum_sub(uint32_t a, uint32_t b) { return add32_with_carry(a, ~b); }
+uint32_t from32to16(uint32_t x) {
+    x += (x >> 16) | (x << 16);
+    return x >> 16;
+}
+
+} // namespace
+
+uint32_t csum_partial(std::span<const uint8_t> data, uint32_t seed) {
+    uint64_t sum = seed;
+    auto add = [&](uint64_t v) {
+        sum += v;
+        if (sum < v) sum++; // end-around carry (adc)
+    };
+    size_t i = 0;
+    for (; i + 8 <= data.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, data.data() + i, 8);
+        add(w);
+    }
+    if (i + 4 <= data.size()) {
+        uint32_t w;
+        std::memcpy(&w, data.data() + i, 4);
+        add(w);
+        i += 4;
+    }
+    if (i < data.size()) {
+        uint64_t w = 0;
+        std::memcpy(&w, data.data() + i, data.size() - i);
+        add(w);
+    }
+    return add32_with_carry(static_cast<uint32_t>(sum >> 32), static_cast<uint32_t>(sum));
+}
+
+long csum_diff(const void* from, uint32_t from_size, const void* to, uint32_t to_size, uint32_t seed) {
+    if (((from_size | to_size) & 3) || uint64_t(from_size) + to_size > 512) return -EINVAL;
+    auto bytes = [](const void* p, uint32_t n) { return std::span<const uint8_t>(static_cast<const uint8_t*>(p), n); };
+    uint32_t r;
+    if (from_size && to_size) r = csum_sub(csum_partial(bytes(to, to_size), seed), csum_partial(bytes(from, from_size), 0));
+    else if (to_size) r = csum_partial(bytes(to, to_size), seed);
+    else r = ~csum_partial(bytes(from, from_size), ~seed);
+    return static_cast<long>(from32to16(r));
+}
+
+namespace helpers {
+
+uint64_t probe_read(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_common(dst, size, src, ctx);
+}
+uint64_t probe_read_user(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_common(dst, size, src, ctx);
+}
+uint64_t probe_read_kernel(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_common(dst, size, src, ctx);
+}
+uint64_t probe_read_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_str_common(dst, size, src, ctx);
+}
+uint64_t probe_read_user_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_str_common(dst, size, src, ctx);
+}
+uint64_t probe_read_kernel_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_str_common(dst, size, src, ctx);
+}
+
+uint64_t ktime_get_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return clock_ns(CLOCK_MONOTONIC);
+}
+uint64_t ktime_get_boot_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return clock_ns(CLOCK_BOOTTIME);
+}
+uint64_t ktime_get_coarse_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+uint64_t ktime_get_tai_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return clock_ns(CLOCK_TAI);
+}
+uint64_t jiffies64(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    // INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ).
+    constexpr uint64_t initial = static_cast<uint32_t>(-300 * static_cast<int64_t>(kJiffiesHz));
+    return initial + clock_ns(CLOCK_MONOTONIC_COARSE) / (1'000'000'000ull / kJiffiesHz);
+}
+
+uint64_t get_prandom_u32(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    // xoshiro128** per thread, seeded from getrandom (Linux: per-CPU prandom).
+    struct State {
+        uint32_t s[4];
+        State() {
+            if (getrandom(s, sizeof s, 0) != sizeof s) {
+                uint64_t x = clock_ns(CLOCK_MONOTONIC) ^ reinterpret_cast<uint64_t>(this) ^ uint64_t(gettid()) << 32;
+                for (uint32_t& w : s) {
+                    x += 0x9e3779b97f4a7c15ull;
+                    uint64_t z = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+                    w = static_cast<uint32_t>(z ^ (z >> 31));
+                }
+            }
+            if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
+        }
+    };
+    thread_local State st;
+    uint32_t* s = st.s;
+    auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
+    uint32_t result = rotl(s[1] * 5, 7) * 9;
+    uint32_t t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+}
+
+uint64_t get_smp_processor_id(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return current_cpu();
+}
+uint64_t get_numa_node_id(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) { return 0; }
+
+uint64_t get_current_pid_tgid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(getpid())) << 32) | static_cast<uint32_t>(gettid());
+}
+uint64_t get_current_uid_gid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    return (static_cast<uint64_t>(getgid()) << 32) | getuid();
+}
+uint64_t get_current_comm(uint64_t buf, uint64_t size, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(size);
+    if (n == 0 || !buf || !program_may_access(ctx, buf, n, true)) return ret(-EINVAL);
+    char comm[17] = {};
+    prctl(PR_GET_NAME, comm, 0, 0, 0);
+    auto* out = reinterpret_cast<char*>(buf);
+    size_t len = std::min<size_t>(std::strlen(comm), n - 1);
+    std::memcpy(out, comm, len);
+    std::memset(out + len, 0, n - len);
+    return 0;
+}
+
+uint64_t trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t a1, uint64_t a2, uint64_t a3, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(fmt_size);
+    if (n == 0 || !program_may_access(ctx, fmt, n, false)) return ret(-EINVAL);
+    std::string copy(n, '\0');
+    if (read_memory(copy.data(), fmt, n) < 0) return ret(-EFAULT);
+    const uint64_t args[FormatLimits::kMaxTracePrintkArgs] = {a1, a2, a3};
+    std::string out;
+    long len = bprintf(out, copy.data(), n, args, FormatLimits::kMaxTracePrintkArgs, FormatLimits::kTraceBuffer - 1);
+    if (len < 0) return ret(len);
+    if (auto pipe = TracePipe::process_pipe()) pipe->write_printk(out);
+    return ret(len);
+}
+
+uint64_t trace_vprintk(uint64_t fmt, uint64_t fmt_size, uint64_t data, uint64_t data_len, uint64_t,
+                       ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(fmt_size), dl = static_cast<uint32_t>(data_len);
+    if (dl % 8 || dl > FormatLimits::kMaxArgs * 8 || (dl && !data)) return ret(-EINVAL);
+    if (n == 0 || !program_may_access(ctx, fmt, n, false) || !program_may_access(ctx, data, dl, false))
+        return ret(-EINVAL);
+    std::string copy(n, '\0');
+    uint64_t args[FormatLimits::kMaxArgs] = {};
+    if (read_memory(copy.data(), fmt, n) < 0 || read_memory(args, data, dl) < 0) return ret(-EFAULT);
+    std::string out;
+    long len = bprintf(out, copy.data(), n, args, dl / 8, FormatLimits::kTraceBuffer - 1);
+    if (len < 0) return ret(len);
+    if (auto pipe = TracePipe::process_pipe()) pipe->write_printk(out);
+    return ret(len);
+}
+
+uint64_t snprintf(uint64_t str, uint64_t str_size, uint64_t fmt, uint64_t data, uint64_t data_len,
+                  ExecContext* ctx) {
+    const uint32_t size = static_cast<uint32_t>(str_size), dl = static_cast<uint32_t>(data_len);
+    if (dl % 8 || dl > FormatLimits::kMaxArgs * 8 || (dl && !data)) return ret(-EINVAL);
+    if ((size && !str) || !program_may_access(ctx, str, size, true) || !program_may_access(ctx, data, dl, false))
+        return ret(-EFAULT);
+    // The format: a zero-terminated string (Linux's verifier proves it is one).
+    std::string copy;
+    for (size_t chunk = 256;; chunk *= 2) {
+        if (chunk > (1u << 20)) return ret(-EINVAL);
+        copy.assign(chunk, '\0');
+        long r = read_string(copy.data(), fmt, chunk);
+        if (r < 0) return ret(-EFAULT);
+        if (static_cast<size_t>(r) < chunk) { // the zero was found: r counts it
+            copy.resize(static_cast<size_t>(r));
+            break;
+        }
+    }
+    if (!program_may_access(ctx, fmt, copy.size(), false)) return ret(-EFAULT);
+    uint64_t args[FormatLimits::kMaxArgs] = {};
+    if (read_memory(args, data, dl) < 0) return ret(-EFAULT);
+    std::string out;
+    long len = bprintf(out, copy.data(), copy.size(), args, dl / 8, size ? size - 1 : 0);
+    if (len < 0) return ret(len);
+    if (size) {
+        auto* dst = reinterpret_cast<char*>(str);
+        std::memcpy(dst, out.data(), out.size());
+        dst[out.size()] = 0;
+    }
+    return ret(len + 1);
+}
+
+uint64_t strncmp(uint64_t s1, uint64_t s1_size, uint64_t s2, uint64_t, uint64_t, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(s1_size);
+    if (!program_may_access(ctx, s1, n, false)) return ret(-EFAULT);
+    std::string other(static_cast<size_t>(n) + 1, '\0');
+    if (read_string(other.data(), s2, other.size()) < 0) return ret(-EFAULT);
+    const auto* a = reinterpret_cast<const unsigned char*>(s1);
+    const auto* b = reinterpret_cast<const unsigned char*>(other.data());
+    for (uint32_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) return a[i] < b[i] ? ret(-1) : 1;
+        if (!a[i]) break;
+    }
+    return 0;
+}
+
+uint64_t strtol(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(buf_len);
+    if (!program_may_access(ctx, buf, n, false)) return ret(-EFAULT);
+    if (!res || !program_may_access(ctx, res, 8, true)) return ret(-EINVAL);
+    unsigned long long v = 0;
+    bool negative = false;
+    long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
+    if (consumed < 0) return ret(consumed);
+    long long value;
+    if (negative) {
+        if (static_cast<long long>(0 - v) > 0) return ret(-ERANGE);
+        value = static_cast<long long>(0 - v);
+    } else {
+        if (static_cast<long long>(v) < 0) return ret(-ERANGE);
+        value = static_cast<long long>(v);
+    }
+    std::memcpy(reinterpret_cast<void*>(res), &value, 8);
+    return ret(consumed);
+}
+
+uint64_t strtoul(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(buf_len);
+    if (!program_may_access(ctx, buf, n, false)) return ret(-EFAULT);
+    if (!res || !program_may_access(ctx, res, 8, true)) return ret(-EINVAL);
+    unsigned long long v = 0;
+    bool negative = false;
+    long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
+    if (consumed < 0) return ret(consumed);
+    if (negative) return ret(-EINVAL);
+    std::memcpy(reinterpret_cast<void*>(res), &v, 8);
+    return ret(consumed);
+}
+
+uint64_t csum_diff(uint64_t from, uint64_t from_size, uint64_t to, uint64_t to_size, uint64_t seed,
+                   ExecContext* ctx) {
+    const uint32_t fs = static_cast<uint32_t>(from_size), ts = static_cast<uint32_t>(to_size);
+    if ((fs && !from) || (ts && !to)) return ret(-EINVAL);
+    if (!program_may_access(ctx, from, fs, false) || !program_may_access(ctx, to, ts, false)) return ret(-EFAULT);
+    return ret(bpfvm::csum_diff(reinterpret_cast<const void*>(from), fs, reinterpret_cast<const void*>(to), ts,
+                                static_cast<uint32_t>(seed)));
+}
+
+uint64_t spin_lock(uint64_t lock, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
+    if (!lock || lock % 4 || !program_may_access(ctx, lock, 4, true)) return ret(-EINVAL);
+    bpfvm::spin_lock(reinterpret_cast<void*>(lock));
+    return 0;
+}
+uint64_t spin_unlock(uint64_t lock, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
+    if (!lock || lock % 4 || !program_may_access(ctx, lock, 4, true)) return ret(-EINVAL);
+    bpfvm::spin_unlock(reinterpret_cast<void*>(lock));
+    return 0;
+}
+
+} // namespace helpers
+} // namespace bpfvm
