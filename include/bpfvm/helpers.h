@@ -207,12 +207,13 @@ long bprintf(std::string& out, const char* fmt, size_t fmt_size, const uint64_t*
 // ---------------------------------------------------------------------------
 // Checksums (bpf_csum_diff).
 
-// x86-64 csum_partial: the 32-bit one's complement sum of `data` (read as
-// little-endian words, as x86 does) added to `seed`, in x86's representation.
+// x86-64 csum_partial of an aligned buffer: the 32-bit one's complement sum of
+// `data` (read as little-endian words, as x86 does) added to `seed`, in x86's
+// representation.
 uint32_t csum_partial(std::span<const uint8_t> data, uint32_t seed);
-// bpf_csum_diff: -EINVAL unless both sizes are multiples of 4 and together at
-// most 512 bytes. The result is Linux's since 6.12 (the same on every
-// architecture): the 32-bit checksum folded to 16 bits (docs/helpers.md).
+// bpf_csum_diff as Linux does it since 6.12 (the same on every architecture):
+// the checksum of `to` plus `seed` minus the checksum of `from`, folded to 16
+// bits; any sizes (docs/helpers.md says how Linux 6.1 differed).
 long csum_diff(const void* from, uint32_t from_size, const void* to, uint32_t to_size, uint32_t seed);
 
 // ---------------------------------------------------------------------------

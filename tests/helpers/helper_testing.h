@@ -79,10 +79,14 @@ inline RunResult run_program(const std::string& text, const std::vector<Map*>& m
         return r;
     }
     PrepareOptions po;
-    po.resolve_pseudo = [&](const Insn& first, const Insn&, int64_t index) -> Result<uint64_t> {
-        if (first.src != BPF_PSEUDO_MAP_FD || static_cast<size_t>(first.imm) >= maps.size())
-            return make_error("no such map", index);
-        return reinterpret_cast<uint64_t>(maps[static_cast<size_t>(first.imm)]);
+    // map[fd:N] is maps[N]; map[fd:N][0]+off is the address of its first value plus off.
+    po.resolve_pseudo = [&](const Insn& first, const Insn& second, int64_t index) -> Result<uint64_t> {
+        if (static_cast<size_t>(first.imm) >= maps.size()) return make_error("no such map", index);
+        Map* m = maps[static_cast<size_t>(first.imm)];
+        if (first.src == BPF_PSEUDO_MAP_FD) return reinterpret_cast<uint64_t>(m);
+        if (first.src == BPF_PSEUDO_MAP_VALUE && m->value_base())
+            return reinterpret_cast<uint64_t>(m->value_base()) + static_cast<uint32_t>(second.imm);
+        return make_error("unsupported pseudo lddw", index);
     };
     auto vm = Interpreter::create(*prog, table, po);
     if (!vm) {
