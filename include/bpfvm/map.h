@@ -155,6 +155,15 @@ public:
     // The memory stays mapped while the map lives; a deleted hash element may be
     // reused later for another key (Linux's prealloc semantics).
     virtual void* lookup(const void* key) = 0;
+    // lookup() with the plain array case inline (no call): what helpers use.
+    void* lookup_fast(const void* key) {
+        if (array_values_) {
+            uint32_t index;
+            __builtin_memcpy(&index, key, 4);
+            return index < spec_.max_entries ? array_values_ + uint64_t(index) * array_stride_ : nullptr;
+        }
+        return lookup(key);
+    }
     // bpf_map_update_elem: flags BPF_ANY, BPF_NOEXIST, BPF_EXIST, | BPF_F_LOCK.
     // Per-CPU maps write the calling thread's slot (a new element's other slots
     // become zero).
@@ -219,7 +228,11 @@ public:
     // Batch operations, bpf(2)'s BPF_MAP_*_BATCH. `count` in: the number of
     // elements keys/values have room for; out: the number processed. `in_batch`
     // nullptr starts at the beginning; `out_batch` receives the cursor to pass as
-    // in_batch next time (key_size bytes for hash types, 4 for arrays). Returns 0,
+    // in_batch next time: for hash types a u32 bucket index (a bucket is taken
+    // whole, -ENOSPC if the first one does not fit in count), for the others the
+    // last key returned (key_size bytes). Supported (as in Linux): arrays and
+    // array_of_maps (lookup, update; delete fails per element), hash types (all
+    // four); other types -ENOTSUPP (524). Returns 0,
     // or -ENOENT when the end was reached (count says how many came with it), or
     // another error (count says how many were done before it).
     long sys_lookup_batch(const void* in_batch, void* out_batch, void* keys, void* values, uint32_t* count,
@@ -254,6 +267,8 @@ public: // for src/maps/ only
     void* base_ = nullptr;
     size_t size_ = 0;
     Shared* shared_ = nullptr;
+    unsigned char* array_values_ = nullptr; // BPF_MAP_TYPE_ARRAY: the first value, else nullptr
+    uint32_t array_stride_ = 0;
 };
 
 // ---------------------------------------------------------------------------

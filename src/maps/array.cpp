@@ -24,6 +24,10 @@ public:
         elem_size_ = uint32_t(round_up(spec_.value_size, 8));
         percpu_ = spec_.type == BPF_MAP_TYPE_PERCPU_ARRAY;
         block_ = uint64_t(elem_size_) * spec_.max_entries;
+        if (spec_.type == BPF_MAP_TYPE_ARRAY) {
+            array_values_ = values_;
+            array_stride_ = elem_size_;
+        }
     }
 
     unsigned char* slot(uint32_t index, uint32_t cpu) const {

@@ -217,6 +217,11 @@ long RingBufferReader::poll(int timeout_ms) {
     auto start = std::chrono::steady_clock::now();
     for (;;) {
         int wait = timeout_ms;
+        if (timeout_ms >= 0) {
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                          .count();
+            wait = int(std::max<long>(0, timeout_ms - ms));
+        }
         if (rings_.size() > 1 && (wait < 0 || wait > 10)) wait = 10;
         RingWake* w = rings_[0]->wake;
         uint32_t seq = w->seq.load(std::memory_order_acquire);
