@@ -13,6 +13,7 @@
 
 #include "bpfvm/asm.h"
 #include "bpfvm/helpers.h"
+#include "bpfvm/jit.h"
 #include "bpfvm/map.h"
 #include "bpfvm/vm.h"
 #include "process.h"
@@ -65,8 +66,11 @@ struct RunResult {
     uint64_t r0 = 0;
     std::string error;
 };
+// The interpreter, or the JIT (compiled in the mode asked for).
+enum class Engine { Interpreter, Jit };
 inline RunResult run_program(const std::string& text, const std::vector<Map*>& maps = {}, bool checked = false,
-                             void* ctx = nullptr, size_t ctx_size = 0, const HelperTable& table = runtime_helpers()) {
+                             Engine engine = Engine::Interpreter, void* ctx = nullptr, size_t ctx_size = 0,
+                             const HelperTable& table = runtime_helpers()) {
     RunResult r;
     auto insns = assemble(text);
     if (!insns) {
@@ -88,14 +92,26 @@ inline RunResult run_program(const std::string& text, const std::vector<Map*>& m
             return reinterpret_cast<uint64_t>(m->value_base()) + static_cast<uint32_t>(second.imm);
         return make_error("unsupported pseudo lddw", index);
     };
-    auto vm = Interpreter::create(*prog, table, po);
-    if (!vm) {
-        r.error = vm.error().to_string();
-        return r;
-    }
     RunOptions ro;
     ro.checked = checked;
-    auto res = vm->run(ctx, ctx_size, ro);
+    Result<uint64_t> res = 0;
+    if (engine == Engine::Jit) {
+        JitOptions jo;
+        jo.checked = checked;
+        auto jit = JitProgram::compile(*prog, table, po, jo);
+        if (!jit) {
+            r.error = jit.error().to_string();
+            return r;
+        }
+        res = jit->run(ctx, ctx_size, ro);
+    } else {
+        auto vm = Interpreter::create(*prog, table, po);
+        if (!vm) {
+            r.error = vm.error().to_string();
+            return r;
+        }
+        res = vm->run(ctx, ctx_size, ro);
+    }
     if (!res) {
         r.error = res.error().to_string();
         return r;

@@ -194,7 +194,10 @@ TEST(MapHelpersChecked, AFullRegionTableGivesNull) {
     CheckedContext c;
     auto hash = make_map(BPF_MAP_TYPE_HASH, 4, 8, 128);
     ASSERT_TRUE(hash);
-    for (uint32_t k = 0; k < 100; k++) ASSERT_EQ(hash->sys_update(&k, &k, BPF_ANY), 0);
+    for (uint32_t k = 0; k < 100; k++) {
+        uint64_t v = k;
+        ASSERT_EQ(hash->sys_update(&k, &v, BPF_ANY), 0);
+    }
     int found = 0;
     for (uint32_t k = 0; k < 100; k++)
         if (helpers::map_lookup_elem(u(hash.get()), u(&k), 0, 0, 0, c.get())) found++;

@@ -19,18 +19,24 @@ constexpr const char* kStoreFormat = R"(
     *(u64 *)(r10 - 8) = r1
 )";
 
-void expect_both_modes(const std::string& text, uint64_t expected, const std::vector<Map*>& maps = {}) {
-    for (bool checked : {false, true}) {
-        auto r = run_program(text, maps, checked);
-        ASSERT_TRUE(r.ok) << (checked ? "checked: " : "fast: ") << r.error;
-        EXPECT_EQ(r.r0, expected) << (checked ? "checked" : "fast");
+// Runs on the interpreter and the JIT (when the host has it), fast and checked.
+void expect_everywhere(const std::string& text, uint64_t expected, const std::vector<Map*>& maps = {}) {
+    for (Engine engine : {Engine::Interpreter, Engine::Jit}) {
+        if (engine == Engine::Jit && !JitProgram::supported()) continue;
+        for (bool checked : {false, true}) {
+            std::string where = fmt::format("{} {}", engine == Engine::Jit ? "jit" : "interpreter",
+                                            checked ? "checked" : "fast");
+            auto r = run_program(text, maps, checked, engine);
+            ASSERT_TRUE(r.ok) << where << ": " << r.error;
+            EXPECT_EQ(r.r0, expected) << where;
+        }
     }
 }
 
 } // namespace
 
 TEST(Programs, KtimeIsMonotonic) {
-    expect_both_modes(R"(
+    expect_everywhere(R"(
         call 5
         r6 = r0
         call bpf_ktime_get_ns#5
@@ -70,12 +76,17 @@ TEST(Programs, ArrayLookupAndWriteThroughTheValue) {
     EXPECT_EQ(checked.r0, 10u);
     uint32_t key = 1;
     EXPECT_EQ(*static_cast<uint64_t*>(map->lookup(&key)), 10u);
+    if (JitProgram::supported()) {
+        auto jit = run_program(prog, {map.get()}, true, Engine::Jit);
+        ASSERT_TRUE(jit.ok) << jit.error;
+        EXPECT_EQ(jit.r0, 15u);
+    }
 }
 
 TEST(Programs, HashUpdateFromTheStackThenLookup) {
     auto map = make_map(BPF_MAP_TYPE_HASH, 4, 8, 16);
     ASSERT_TRUE(map);
-    expect_both_modes(R"(
+    expect_everywhere(R"(
         *(u32 *)(r10 - 4) = 7
         *(u64 *)(r10 - 16) = 99
         r1 = map[fd:0] ll
@@ -119,9 +130,12 @@ TEST(Programs, CheckedModeRefusesWritesToReadOnlyMapValues) {
     out:
         exit
     )";
-    auto r = run_program(prog, {map.get()}, true);
-    ASSERT_FALSE(r.ok);
-    EXPECT_NE(r.error.find("the map value is read-only"), std::string::npos) << r.error;
+    for (Engine engine : {Engine::Interpreter, Engine::Jit}) {
+        if (engine == Engine::Jit && !JitProgram::supported()) continue;
+        auto r = run_program(prog, {map.get()}, true, engine);
+        ASSERT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("the map value is read-only"), std::string::npos) << r.error;
+    }
     // Reading past the value is refused too.
     auto past = run_program(R"(
         *(u32 *)(r10 - 4) = 1
@@ -149,7 +163,7 @@ TEST(Programs, RingbufRecordWrittenInCheckedMode) {
         got.push_back(v);
         return 0;
     }));
-    expect_both_modes(R"(
+    expect_everywhere(R"(
         r1 = map[fd:0] ll
         r2 = 8
         r3 = 0
@@ -166,8 +180,9 @@ TEST(Programs, RingbufRecordWrittenInCheckedMode) {
         r0 = 0
         exit
     )", 1, {rb.get()});
-    EXPECT_EQ(reader.consume(), 2);
-    EXPECT_EQ(got, (std::vector<uint64_t>{0x1122334455667788ull, 0x1122334455667788ull}));
+    const size_t runs = JitProgram::supported() ? 4 : 2;
+    EXPECT_EQ(reader.consume(), static_cast<long>(runs));
+    EXPECT_EQ(got, std::vector<uint64_t>(runs, 0x1122334455667788ull));
 }
 
 TEST(Programs, TracePrintkFromAProgram) {
@@ -175,7 +190,7 @@ TEST(Programs, TracePrintkFromAProgram) {
     ASSERT_TRUE(pipe);
     while ((*pipe)->read(0ms)) {
     }
-    expect_both_modes(std::string(kStoreFormat) + R"(
+    expect_everywhere(std::string(kStoreFormat) + R"(
         r1 = r10
         r1 += -8
         r2 = 8
@@ -183,7 +198,7 @@ TEST(Programs, TracePrintkFromAProgram) {
         call 6
         exit
     )", 6);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (JitProgram::supported() ? 4 : 2); i++) {
         auto line = (*pipe)->read(5s);
         ASSERT_TRUE(line);
         EXPECT_TRUE(line->ends_with(": bpf_trace_printk: hi 42\n")) << *line;
@@ -192,7 +207,7 @@ TEST(Programs, TracePrintkFromAProgram) {
 
 TEST(Programs, SnprintfAndStrtolOnTheStack) {
     // snprintf(buf = r10-32, 16, fmt = r10-8, args = r10-40, 8) then strtol of the result.
-    expect_both_modes(std::string(kStoreFormat) + R"(
+    expect_everywhere(std::string(kStoreFormat) + R"(
         *(u64 *)(r10 - 40) = -123
         r1 = r10
         r1 += -32
@@ -237,7 +252,7 @@ TEST(Programs, ProbeReadStrAndStrncmp) {
     out:
         exit
     )", u(secret));
-    expect_both_modes(prog, 100);
+    expect_everywhere(prog, 100);
 }
 
 TEST(Programs, UnknownHelperIsRefusedAtLoad) {
