@@ -2,6 +2,7 @@
 // formatted output, checksums, spin locks.
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <string>
 
 #include "bpfvm/helpers.h"
@@ -237,6 +239,39 @@ uint64_t get_current_comm(uint64_t buf, uint64_t size, uint64_t, uint64_t, uint6
     size_t len = std::min<size_t>(std::strlen(comm), n - 1);
     std::memcpy(out, comm, len);
     std::memset(out + len, 0, n - len);
+    return 0;
+}
+
+uint64_t copy_from_user(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
+    return probe_read_common(dst, size, src, ctx);
+}
+
+uint64_t get_ns_current_pid_tgid(uint64_t dev, uint64_t ino, uint64_t nsdata, uint64_t size, uint64_t,
+                                 ExecContext* ctx) {
+    const uint32_t n = static_cast<uint32_t>(size);
+    if (!nsdata || !program_may_access(ctx, nsdata, n, true)) return ret(-EINVAL);
+    struct stat st{};
+    auto* out = reinterpret_cast<uint32_t*>(nsdata);
+    // struct bpf_pidns_info { u32 pid; u32 tgid; }, for the pid namespace (dev, ino) names.
+    if (n != 2 * sizeof(uint32_t) || stat("/proc/self/ns/pid", &st) != 0 || static_cast<uint64_t>(st.st_dev) != dev ||
+        static_cast<uint64_t>(st.st_ino) != ino) {
+        std::memset(out, 0, n);
+        return ret(-EINVAL);
+    }
+    out[0] = static_cast<uint32_t>(gettid());
+    out[1] = static_cast<uint32_t>(getpid());
+    return 0;
+}
+
+uint64_t get_current_cgroup_id(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
+    // The cgroup v2 id is the inode number of the thread's cgroup directory.
+    std::ifstream in("/proc/thread-self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("0::")) continue;
+        struct stat st{};
+        if (stat(("/sys/fs/cgroup" + line.substr(3)).c_str(), &st) == 0) return static_cast<uint64_t>(st.st_ino);
+    }
     return 0;
 }
 

@@ -22,6 +22,7 @@ const HelperTable& runtime_helpers() {
         add(BPF_FUNC_csum_diff, helpers::csum_diff);
         add(BPF_FUNC_get_numa_node_id, helpers::get_numa_node_id);
         add(BPF_FUNC_probe_read_str, helpers::probe_read_str);
+        add(BPF_FUNC_get_current_cgroup_id, helpers::get_current_cgroup_id);
         add(BPF_FUNC_jiffies64, helpers::jiffies64);
         add(BPF_FUNC_map_push_elem, helpers::map_push_elem);
         add(BPF_FUNC_map_pop_elem, helpers::map_pop_elem);
@@ -30,6 +31,7 @@ const HelperTable& runtime_helpers() {
         add(BPF_FUNC_spin_unlock, helpers::spin_unlock);
         add(BPF_FUNC_strtol, helpers::strtol);
         add(BPF_FUNC_strtoul, helpers::strtoul);
+        add(BPF_FUNC_get_ns_current_pid_tgid, helpers::get_ns_current_pid_tgid);
         add(BPF_FUNC_probe_read_user, helpers::probe_read_user);
         add(BPF_FUNC_probe_read_kernel, helpers::probe_read_kernel);
         add(BPF_FUNC_probe_read_user_str, helpers::probe_read_user_str);
@@ -40,6 +42,7 @@ const HelperTable& runtime_helpers() {
         add(BPF_FUNC_ringbuf_submit, helpers::ringbuf_submit);
         add(BPF_FUNC_ringbuf_discard, helpers::ringbuf_discard);
         add(BPF_FUNC_ringbuf_query, helpers::ringbuf_query);
+        add(BPF_FUNC_copy_from_user, helpers::copy_from_user);
         add(BPF_FUNC_ktime_get_coarse_ns, helpers::ktime_get_coarse_ns);
         add(BPF_FUNC_for_each_map_elem, helpers::for_each_map_elem);
         add(BPF_FUNC_snprintf, helpers::snprintf);

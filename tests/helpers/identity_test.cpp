@@ -1,6 +1,7 @@
 // Clocks, identities, randomness, CPU slots and spin locks.
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -149,4 +151,44 @@ TEST(SpinLock, MutualExclusion) {
     CheckedContext c;
     EXPECT_TRUE(c->add_region(MemoryRegion{u(&value), sizeof value, false, "read-only"}));
     EXPECT_EQ(s(helpers::spin_lock(u(&value.lock), 0, 0, 0, 0, c.get())), -EINVAL); // not writable
+}
+
+TEST(Identity, NsCurrentPidTgid) {
+    struct stat st{};
+    ASSERT_EQ(stat("/proc/self/ns/pid", &st), 0);
+    uint32_t info[2] = {7, 7};
+    EXPECT_EQ(helpers::get_ns_current_pid_tgid(st.st_dev, st.st_ino, u(info), 8, 0, nullptr), 0u);
+    EXPECT_EQ(info[0], static_cast<uint32_t>(gettid()));
+    EXPECT_EQ(info[1], static_cast<uint32_t>(getpid()));
+    info[0] = info[1] = 7;
+    EXPECT_EQ(s(helpers::get_ns_current_pid_tgid(st.st_dev, st.st_ino + 1, u(info), 8, 0, nullptr)), -EINVAL);
+    EXPECT_EQ(info[0], 0u); // cleared, as Linux
+    EXPECT_EQ(info[1], 0u);
+    uint32_t three[3] = {7, 7, 7};
+    EXPECT_EQ(s(helpers::get_ns_current_pid_tgid(st.st_dev, st.st_ino, u(three), 12, 0, nullptr)), -EINVAL);
+    EXPECT_EQ(three[2], 0u);
+}
+
+TEST(Identity, CgroupIdIsTheCgroupDirectorysInode) {
+    std::ifstream in("/proc/thread-self/cgroup");
+    std::string line, path;
+    while (std::getline(in, line))
+        if (line.starts_with("0::")) path = "/sys/fs/cgroup" + line.substr(3);
+    struct stat st{};
+    if (path.empty() || stat(path.c_str(), &st) != 0) {
+        EXPECT_EQ(call0(helpers::get_current_cgroup_id), 0u);
+        GTEST_SKIP() << "no cgroup v2 hierarchy at /sys/fs/cgroup: the id is 0";
+    }
+    EXPECT_EQ(call0(helpers::get_current_cgroup_id), static_cast<uint64_t>(st.st_ino));
+    EXPECT_NE(st.st_ino, 0u);
+}
+
+TEST(Identity, CopyFromUser) {
+    const char src[] = "abcdef";
+    char dst[6];
+    std::memset(dst, 'Z', sizeof dst);
+    EXPECT_EQ(helpers::copy_from_user(u(dst), 6, u(src), 0, 0, nullptr), 0u);
+    EXPECT_EQ(std::string(dst, 6), "abcdef");
+    EXPECT_EQ(s(helpers::copy_from_user(u(dst), 6, 16, 0, 0, nullptr)), -EFAULT);
+    EXPECT_EQ(std::string(dst, 6), std::string(6, '\0'));
 }
