@@ -98,25 +98,34 @@ Result<uint64_t> report(const jit::JitState& st);
 
 } // namespace
 
+namespace {
+
+[[gnu::noinline]] Result<uint64_t> run_plain(const JitProgram::Impl& impl, void* ctx, size_t ctx_size) {
+    // A fast-mode program that uses no helpers, packet or may_goto: only the
+    // stack and the error slot are set up.
+    jit::JitState st;
+    st.error_kind = jit::kNoError;
+    st.stack_top = reinterpret_cast<uint64_t>(st.stack) + kMaxCallFrames * kStackSize;
+    st.stack_call_limit = reinterpret_cast<uint64_t>(st.stack) + 2 * kStackSize;
+    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
+    if (st.error_kind == jit::kNoError) [[likely]]
+        return r0;
+    return report(st);
+}
+
+} // namespace
+
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size) const {
     const Impl& impl = *impl_;
     if (!impl.plain) [[unlikely]] {
         static const RunOptions defaults;
         return run(ctx, ctx_size, defaults);
     }
-    // A fast-mode program that uses no helpers, packet or may_goto: only the
-    // stack and the error slot are set up.
-    jit::JitState st;
-    st.error_kind = jit::kNoError;
-    if (impl.use.stack) {
-        st.stack_top = reinterpret_cast<uint64_t>(st.stack) + kMaxCallFrames * kStackSize;
-        st.stack_call_limit = reinterpret_cast<uint64_t>(st.stack) + 2 * kStackSize;
-    }
-    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
-    if (st.error_kind == jit::kNoError) [[likely]]
-        return r0;
-    return report(st);
+    // No stack either: the code touches no state and cannot fail.
+    if (!impl.use.stack) return impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, nullptr);
+    return run_plain(impl, ctx, ctx_size);
 }
+
 
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
     const Impl& impl = *impl_;
