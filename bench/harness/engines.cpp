@@ -135,16 +135,17 @@ RunOptions checked_mode() {
     return o;
 }
 
-// bpfvm's JIT, compiled with `jit_options`, run with `run_options`.
+// bpfvm's JIT, compiled with `jit_options` (which decide the checked mode),
+// run as a user runs it: JitProgram::run(ctx, size), the default options.
 class JitRunner final : public Runner {
 public:
-    JitRunner(JitProgram jit, RunOptions options) : jit_(std::move(jit)), options_(std::move(options)) {}
-    Result<uint64_t> run(uint8_t* data, size_t len) override { return jit_.run(data, len, options_); }
+    explicit JitRunner(JitProgram jit) : jit_(std::move(jit)) {}
+    Result<uint64_t> run(uint8_t* data, size_t len) override { return jit_.run(data, len); }
     void time(benchmark::State& state, uint8_t* data, size_t len) override {
         bool failed = false;
         Error error;
         timed_loop(state, [&]() -> uint64_t {
-            auto r = jit_.run(data, len, options_);
+            auto r = jit_.run(data, len);
             if (r) [[likely]]
                 return *r;
             if (!failed) error = r.error();
@@ -156,32 +157,29 @@ public:
 
 private:
     JitProgram jit_;
-    RunOptions options_;
 };
 
 class JitEngine final : public Engine {
 public:
-    JitEngine(EngineConfig config, JitOptions jit_options, RunOptions run_options)
-        : config_(std::move(config)), jit_options_(jit_options), run_options_(std::move(run_options)) {}
+    JitEngine(EngineConfig config, JitOptions jit_options) : config_(std::move(config)), jit_options_(jit_options) {}
     Result<std::unique_ptr<Runner>> prepare(const BenchProgram& program) override {
         auto prog = load_bpf_program(config_, program);
         if (!prog) return tl::unexpected(prog.error());
         auto jit = JitProgram::compile(*prog, default_helpers(), {}, jit_options_);
         if (!jit) return tl::unexpected(jit.error());
-        return std::make_unique<JitRunner>(std::move(*jit), run_options_);
+        return std::make_unique<JitRunner>(std::move(*jit));
     }
 
 private:
     EngineConfig config_;
     JitOptions jit_options_;
-    RunOptions run_options_;
 };
 
 Result<std::unique_ptr<Engine>> make_jit_engine(const EngineConfig& config, bool checked) {
     if (!JitProgram::supported()) return make_error("bpfvm's JIT needs an x86-64 host");
     JitOptions jit_options;
     jit_options.checked = checked;
-    return std::make_unique<JitEngine>(config, jit_options, checked ? checked_mode() : RunOptions{});
+    return std::make_unique<JitEngine>(config, jit_options);
 }
 
 // The Linux kernel: each program's XDP entry (section "xdp" of its object),

@@ -50,6 +50,7 @@ inline constexpr int kFramePointer = 10; // r10, read-only
 inline constexpr int kStackSize = 512;   // bytes of stack per frame (MAX_BPF_STACK)
 inline constexpr int kMaxCallFrames = 8; // MAX_CALL_FRAMES
 inline constexpr uint64_t kMaxLoops = 8u * 1024 * 1024; // BPF_MAX_LOOPS, may_goto budget
+inline constexpr uint32_t kMaxTailCalls = 33; // MAX_TAIL_CALL_CNT: tail calls in a chain
 
 // Bytes (little-endian, 8 per slot) <-> instruction slots.
 std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes);

@@ -88,6 +88,9 @@ struct RunOptions {
     std::span<uint8_t> stack;
     // Handed to helpers through ExecContext::user.
     void* user = nullptr;
+    // Tail calls already made in the chain this run continues (a run that a
+    // bpf_tail_call starts: ExecContext::tail_calls + 1). Linux allows 33.
+    uint32_t tail_calls = 0;
 };
 
 // What a helper sees of the run that called it.
@@ -103,11 +106,52 @@ struct ExecContext {
         regions[num_regions++] = region;
         return true;
     }
+    // Checked mode: whether the program may access [addr, addr + size) (its
+    // stack, or a region; a writable one for a write), as a helper must check
+    // the pointers a program hands it. The fast mode trusts the program: true.
+    bool may_access(uint64_t addr, uint64_t size, bool write) const;
+
+    // ---- Stopping the run from a helper. The engines look at `stop` after
+    // every helper or kfunc call.
+    enum Stop : uint8_t {
+        kRunning = 0,
+        kFailed = 1, // the run ends with `error` (fail())
+        kReturn = 2, // the calling function returns the helper's result at once (bpf_tail_call)
+    };
+    uint8_t stop = kRunning;
+    // Ends the run with an error. `error.insn` < 0: reported at the helper call;
+    // else at that instruction (an error inside a callback keeps its place).
+    void fail(Error error);
+    Error* error = nullptr; // kFailed: owned here until the engine takes it (take_error)
+    Error take_error();
+
+    // ---- Callbacks (bpf_loop, bpf_for_each_map_elem): calls the program's BPF
+    // function `fn` (a value an lddw with src 4, BPF_PSEUDO_FUNC, loaded) with
+    // r1..r5, as a bpf-to-bpf call from the function that called the helper:
+    // a frame of its own, the same budget and call-depth limit. Returns its r0;
+    // when the callee stops with an error, the run is failed (stop == kFailed)
+    // and the helper should return at once. Set by the engines.
+    uint64_t call_function(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5) {
+        if (!call_function_fn) return refuse_callback(fn); // (the program loads no function address)
+        return call_function_fn(this, fn, r1, r2, r3, r4, r5);
+    }
+    uint64_t refuse_callback(uint64_t fn); // fails the run: `fn` is not a function
+    uint64_t (*call_function_fn)(ExecContext*, uint64_t fn, uint64_t, uint64_t, uint64_t, uint64_t,
+                                 uint64_t) = nullptr;
+    void* engine = nullptr; // the engine's per-run state, for call_function_fn
+
+    // ---- The run: its context (r1 at the start) and options, for helpers that
+    // start other runs (bpf_tail_call), and the tail calls made so far.
+    void* context = nullptr;
+    size_t context_size = 0;
+    const RunOptions* options = nullptr;
+    uint32_t tail_calls = 0;
 
     static constexpr int kMaxRegions = 64;
     MemoryRegion* regions = nullptr; // checked mode: the run's region table
     int num_regions = 0;
     int capacity = 0;
+    uint64_t stack_lo = 0, stack_hi = 0; // checked mode: the whole BPF stack (may_access)
 };
 
 // How lddw instructions with a pseudo source (maps, BTF ids) get their value:

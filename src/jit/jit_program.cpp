@@ -22,6 +22,10 @@ struct JitProgram::Impl {
     jit::StateUse use;
     using Entry = uint64_t (*)(uint64_t r1, uint64_t r2, jit::JitState* state);
     Entry entry = nullptr;
+    // Callbacks: each function's native entry by its first instruction, and the trampoline.
+    std::vector<std::pair<int64_t, uint32_t>> functions; // (first instruction, native offset), sorted
+    using CallbackEntry = uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, jit::JitState*);
+    CallbackEntry callback_entry = nullptr;
 };
 
 bool JitProgram::supported() {
@@ -48,6 +52,11 @@ Result<JitProgram> JitProgram::compile(const Program& program, const HelperTable
     impl->use = code->use;
     impl->plain = !impl->checked && !impl->use.context && !impl->use.may_goto && !impl->use.packet;
     impl->entry = reinterpret_cast<Impl::Entry>(impl->code.data());
+    if (impl->use.callbacks) {
+        for (size_t f = 0; f < code->function_offsets.size(); f++)
+            impl->functions.emplace_back(program.functions()[f], code->function_offsets[f]);
+        impl->callback_entry = reinterpret_cast<Impl::CallbackEntry>(impl->code.data() + code->callback_entry);
+    }
     JitProgram p;
     p.impl_ = std::move(impl);
     return p;
@@ -61,6 +70,36 @@ std::span<const uint32_t> JitProgram::insn_offsets() const { return impl_->offse
 namespace {
 
 Result<uint64_t> report(const jit::JitState& st);
+
+// ExecContext::call_function: the trampoline calls the function `fn` (a
+// BPF_PSEUDO_FUNC value) one frame below the function that called the helper.
+uint64_t call_function(ExecContext* c, uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5) {
+    auto& st = *static_cast<jit::JitState*>(c->engine);
+    const JitProgram::Impl& impl = *st.impl;
+    const int64_t index = static_cast<int64_t>(fn & 0xffffffff);
+    auto it = std::lower_bound(impl.functions.begin(), impl.functions.end(), std::pair<int64_t, uint32_t>{index, 0});
+    if ((fn & 0xffff'ffff'0000'0000ull) != kFuncAddressTag || it == impl.functions.end() || it->first != index) {
+        c->fail(Error{exec::callback_message(fn), -1, 0, {}});
+        return 0;
+    }
+    if (st.call_rbp < st.stack_call_limit) { // no room for one more frame
+        c->fail(Error{exec::call_depth_message(), -1, 0, {}});
+        return 0;
+    }
+    const uint64_t saved_entry_rsp = st.entry_rsp, saved_call_rbp = st.call_rbp;
+    st.cb_rbp = st.call_rbp - kStackSize;
+    st.cb_target = reinterpret_cast<uint64_t>(impl.code.data() + it->second);
+    uint64_t r0 = impl.callback_entry(r1, r2, r3, r4, r5, &st);
+    st.entry_rsp = saved_entry_rsp;
+    st.call_rbp = saved_call_rbp;
+    if (st.error_kind != jit::kNoError) { // inside the callee: keep its place
+        Result<uint64_t> r = report(st);
+        st.error_kind = jit::kNoError;
+        c->fail(r ? Error{"callback failed", -1, 0, {}} : r.error());
+        return 0;
+    }
+    return r0;
+}
 
 // The checked mode's extra set-up: the region table, a zeroed stack, the
 // context's limits and the budget.
@@ -98,25 +137,34 @@ Result<uint64_t> report(const jit::JitState& st);
 
 } // namespace
 
+namespace {
+
+[[gnu::noinline]] Result<uint64_t> run_plain(const JitProgram::Impl& impl, void* ctx, size_t ctx_size) {
+    // A fast-mode program that uses no helpers, packet or may_goto: only the
+    // stack and the error slot are set up.
+    jit::JitState st;
+    st.error_kind = jit::kNoError;
+    st.stack_top = reinterpret_cast<uint64_t>(st.stack) + kMaxCallFrames * kStackSize;
+    st.stack_call_limit = reinterpret_cast<uint64_t>(st.stack) + 2 * kStackSize;
+    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
+    if (st.error_kind == jit::kNoError) [[likely]]
+        return r0;
+    return report(st);
+}
+
+} // namespace
+
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size) const {
     const Impl& impl = *impl_;
     if (!impl.plain) [[unlikely]] {
         static const RunOptions defaults;
         return run(ctx, ctx_size, defaults);
     }
-    // A fast-mode program that uses no helpers, packet or may_goto: only the
-    // stack and the error slot are set up.
-    jit::JitState st;
-    st.error_kind = jit::kNoError;
-    if (impl.use.stack) {
-        st.stack_top = reinterpret_cast<uint64_t>(st.stack) + kMaxCallFrames * kStackSize;
-        st.stack_call_limit = reinterpret_cast<uint64_t>(st.stack) + 2 * kStackSize;
-    }
-    uint64_t r0 = impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, &st);
-    if (st.error_kind == jit::kNoError) [[likely]]
-        return r0;
-    return report(st);
+    // No stack either: the code touches no state and cannot fail.
+    if (!impl.use.stack) return impl.entry(reinterpret_cast<uint64_t>(ctx), ctx_size, nullptr);
+    return run_plain(impl, ctx, ctx_size);
 }
+
 
 Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
     const Impl& impl = *impl_;
@@ -126,6 +174,12 @@ Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& o
         ExecContext& c = st.ctx_init();
         c.user = options.user;
         c.checked = impl.checked;
+        c.context = ctx;
+        c.context_size = ctx_size;
+        c.options = &options;
+        c.tail_calls = options.tail_calls;
+        c.engine = &st;
+        if (impl.use.callbacks) c.call_function_fn = &call_function;
         st.impl = &impl;
     }
     if (impl.use.may_goto) st.may_goto_budget = options.may_goto_budget;
@@ -138,6 +192,10 @@ Result<uint64_t> JitProgram::run(void* ctx, size_t ctx_size, const RunOptions& o
             base = options.stack.data() + options.stack.size() - kMaxCallFrames * kStackSize;
         st.stack_top = reinterpret_cast<uint64_t>(base) + kMaxCallFrames * kStackSize;
         st.stack_call_limit = reinterpret_cast<uint64_t>(base) + 2 * kStackSize;
+        if (impl.use.context || impl.checked) {
+            st.ctx().stack_lo = reinterpret_cast<uint64_t>(base);
+            st.ctx().stack_hi = st.stack_top;
+        }
     }
     if (impl.use.packet) {
         if (options.packet.data()) {
@@ -171,6 +229,11 @@ namespace {
     case jit::kBudget: message = exec::kBudgetMessage; break; // at the block's start, as the interpreter
     case jit::kCallDepth: message = exec::call_depth_message(); break;
     case jit::kCallx: message = exec::callx_message(st.error_aux, st.callx_value); break;
+    case jit::kHelperStop: {
+        Error e = const_cast<jit::JitState&>(st).ctx().take_error();
+        if (e.insn < 0) e.insn = insn;
+        return tl::unexpected(std::move(e));
+    }
     default: message = fmt::format("JIT code stopped with unknown error {}", st.error_kind); break;
     }
     return tl::unexpected(Error{std::move(message), insn, 0, {}});

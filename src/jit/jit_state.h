@@ -17,6 +17,7 @@ enum ErrorKind : uint32_t {
     kBudget = 2,    // error_insn: the first instruction of the block the budget does not cover
     kCallDepth = 3,
     kCallx = 4,     // callx_value, error_aux: the register
+    kHelperStop = 5, // a helper stopped the run (ExecContext::stop == kFailed): the error is the context's
 };
 
 // Fields are set by JitProgram::run only when the program needs them (the
@@ -43,6 +44,11 @@ struct JitState {
     uint64_t packet_len;
     uint64_t may_goto_budget;
     uint64_t callx_value;
+    // Callbacks (ExecContext::call_function): r10 of the function at its last
+    // helper call, and the callee's r10 and native address for the trampoline.
+    uint64_t call_rbp;
+    uint64_t cb_rbp;
+    uint64_t cb_target;
     uint32_t error_kind; // always set: kNoError before the run
     int32_t error_insn;
     int32_t error_aux;
@@ -65,6 +71,7 @@ struct StateUse {
     bool callx = false;
     bool stack = false;       // r10 (the program's stack, or local calls)
     bool local_calls = false; // local calls or callx (the frame limit)
+    bool callbacks = false;   // function addresses (lddw src 4) and helpers: call_function
 };
 
 // Called by generated code.

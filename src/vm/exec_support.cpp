@@ -143,6 +143,10 @@ std::string callx_message(int reg, uint64_t value) {
     return fmt::format("callx through r{} = 0x{:x}: neither a helper number nor a function address", reg, value);
 }
 
+std::string callback_message(uint64_t value) {
+    return fmt::format("callback 0x{:x} is not a function of the program (a BPF_PSEUDO_FUNC value)", value);
+}
+
 uint64_t ktime_get_ns() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -150,3 +154,36 @@ uint64_t ktime_get_ns() {
 }
 
 } // namespace bpfvm::exec
+
+namespace bpfvm {
+
+bool ExecContext::may_access(uint64_t addr, uint64_t size, bool write) const {
+    if (!checked) return true;
+    if (size == 0) return true;
+    if (addr >= stack_lo && addr <= stack_hi && size <= stack_hi - addr) return true;
+    for (int i = 0; i < num_regions; i++)
+        if (exec::in_region(regions[i], addr, size)) return !write || regions[i].writable;
+    return false;
+}
+
+void ExecContext::fail(Error e) {
+    if (stop == kFailed) return; // the first error stays
+    stop = kFailed;
+    delete error;
+    error = new Error(std::move(e));
+}
+
+uint64_t ExecContext::refuse_callback(uint64_t fn) {
+    fail(Error{exec::callback_message(fn), -1, 0, {}});
+    return 0;
+}
+
+Error ExecContext::take_error() {
+    Error e = error ? std::move(*error) : Error{"a helper stopped the run", -1, 0, {}};
+    delete error;
+    error = nullptr;
+    stop = kRunning;
+    return e;
+}
+
+} // namespace bpfvm

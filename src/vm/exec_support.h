@@ -59,6 +59,7 @@ std::vector<uint32_t> budget_blocks(const Program& program);
 inline constexpr const char* kBudgetMessage = "instruction budget exhausted: the program ran too long (or forever)";
 std::string call_depth_message();
 std::string callx_message(int reg, uint64_t value);
+std::string callback_message(uint64_t value);
 
 // Linux's BPF_FUNC_* number of a helper the default table provides, by name.
 uint64_t ktime_get_ns();

@@ -60,6 +60,9 @@ struct ExecState {
     uint64_t may_goto_budget = 0;
     uint64_t budget = 0; // checked: instructions left
     const uint32_t* block_cost = nullptr; // checked: exec::budget_blocks
+    // At a helper call: the caller's r10 and call depth (for call_function).
+    uint64_t call_r10 = 0;
+    int call_depth = 0;
     // Fault details, filled before jumping to the fault label.
     uint64_t fault_addr = 0;
     uint32_t fault_size = 0;
@@ -75,13 +78,23 @@ struct ExecState {
     }
 };
 
-template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2);
+// Where execute starts: the entry (the run), or a function a helper calls
+// back (ExecContext::call_function): its first instruction, r1-r5, r10, and
+// the frames below it.
+struct Entry {
+    const Interpreter::Slot* pc;
+    uint64_t args[5];
+    uint64_t r10;
+    int depth_base;
+};
+
+template <bool Checked> uint64_t execute(ExecState& st, const Entry& entry);
 
 // Returns the label table of an instantiation (execute called with st.code == nullptr).
 template <bool Checked> const void* const* labels_of() {
     static const void* const* table = [] {
         ExecState st;
-        execute<Checked>(st, 0, 0);
+        execute<Checked>(st, Entry{});
         return reinterpret_cast<const void* const*>(st.fault_addr);
     }();
     return table;
@@ -125,7 +138,7 @@ template <bool Checked> const void* const* labels_of() {
         }                                                                                                     \
     } while (0)
 
-template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2) {
+template <bool Checked> uint64_t execute(ExecState& st, const Entry& entry) {
     static const void* const labels[] = {
 #define X(NAME, ...) &&L_##NAME,
 #include "bpfvm/opcodes.def"
@@ -140,22 +153,15 @@ template <bool Checked> uint64_t execute(ExecState& st, uint64_t r1, uint64_t r2
         return 0;
     }
 
-    alignas(16) uint8_t own_stack[kMaxCallFrames * kStackSize];
-    uint8_t* stack = st.user_stack ? st.user_stack : own_stack;
-    if constexpr (Checked) std::memset(stack, 0, kMaxCallFrames * kStackSize);
-    const uint64_t top = reinterpret_cast<uint64_t>(stack + kMaxCallFrames * kStackSize);
-    st.stack_top = top;
-    st.stack_lo = top - kStackSize;
-
     uint64_t regs[kNumRegs] = {};
-    regs[1] = r1;
-    regs[2] = r2;
-    regs[10] = top;
+    for (int k = 0; k < 5; k++) regs[k + 1] = entry.args[k];
+    regs[10] = entry.r10;
+    if constexpr (Checked) st.stack_lo = entry.r10 - kStackSize;
     Frame frames[kMaxCallFrames];
-    int depth = 0;
+    int depth = 0; // frames of this execute; entry.depth_base below them
     uint64_t may_goto_left = st.may_goto_budget;
     const Interpreter::Impl& impl = *st.impl;
-    const Slot* pc = st.code;
+    const Slot* pc = entry.pc;
     uint64_t call_target = 0;
     DISPATCH();
 
@@ -342,10 +348,26 @@ L_MAY_GOTO:
     // Calls ------------------------------------------------------------------
 L_CALL_HELPER:
 L_CALL_KFUNC:
+    st.call_r10 = regs[10];
+    st.call_depth = entry.depth_base + depth;
     regs[0] = impl.calls[static_cast<uint32_t>(pc->imm)](regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
+    if (st.ctx.stop != ExecContext::kRunning) [[unlikely]]
+        goto L_helper_stop;
     // A call leaves r1-r5 unspecified; the checked mode makes them 0 in every engine.
     if constexpr (Checked) regs[1] = regs[2] = regs[3] = regs[4] = regs[5] = 0;
     NEXT();
+L_helper_stop:
+    if (st.ctx.stop == ExecContext::kReturn) { // bpf_tail_call: the function returns what the helper did
+        st.ctx.stop = ExecContext::kRunning;
+        goto L_EXIT;
+    }
+    if (!st.failed) { // (an error inside a callback is already recorded, at its place)
+        Error e = st.ctx.take_error();
+        if (e.insn < 0) e.insn = pc - st.code;
+        st.failed = true;
+        st.error = std::move(e);
+    }
+    return 0;
 L_CALL_LOCAL:
     call_target = static_cast<uint64_t>(pc + 1 + pc->imm - st.code);
     goto L_do_call;
@@ -361,12 +383,16 @@ L_CALLX: {
         st.fail(pc, exec::callx_message(pc->dst, target));
         return 0;
     }
+    st.call_r10 = regs[10];
+    st.call_depth = entry.depth_base + depth;
     regs[0] = h->fn(regs[1], regs[2], regs[3], regs[4], regs[5], &st.ctx);
+    if (st.ctx.stop != ExecContext::kRunning) [[unlikely]]
+        goto L_helper_stop;
     if constexpr (Checked) regs[1] = regs[2] = regs[3] = regs[4] = regs[5] = 0;
     NEXT();
 }
 L_do_call:
-    if (depth + 1 >= kMaxCallFrames) {
+    if (entry.depth_base + depth + 1 >= kMaxCallFrames) {
         st.fail(pc, exec::call_depth_message());
         return 0;
     }
@@ -528,6 +554,35 @@ L_budget:
     return 0;
 }
 
+// ExecContext::call_function: runs the program's function `fn` (a
+// BPF_PSEUDO_FUNC value) as if the function that called the helper called it.
+template <bool Checked>
+uint64_t call_function(ExecContext* c, uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5) {
+    ExecState& st = *static_cast<ExecState*>(c->engine);
+    const auto& functions = st.impl->functions;
+    if ((fn & 0xffff'ffff'0000'0000ull) != kFuncAddressTag ||
+        !std::binary_search(functions.begin(), functions.end(), static_cast<int64_t>(fn & 0xffffffff))) {
+        c->fail(Error{exec::callback_message(fn), -1, 0, {}});
+        return 0;
+    }
+    if (st.call_depth + 1 >= kMaxCallFrames) {
+        c->fail(Error{exec::call_depth_message(), -1, 0, {}});
+        return 0;
+    }
+    const uint64_t saved_lo = st.stack_lo, saved_r10 = st.call_r10;
+    const int saved_depth = st.call_depth;
+    Entry e{st.code + (fn & 0xffffffff), {r1, r2, r3, r4, r5}, st.call_r10 - kStackSize, st.call_depth + 1};
+    uint64_t r0 = execute<Checked>(st, e);
+    st.stack_lo = saved_lo;
+    st.call_r10 = saved_r10;
+    st.call_depth = saved_depth;
+    if (st.failed) {
+        c->stop = ExecContext::kFailed; // recorded at its place by execute
+        return 0;
+    }
+    return r0;
+}
+
 #undef DST
 #undef SRC
 #undef IMM
@@ -637,7 +692,18 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
         st.packet = static_cast<const uint8_t*>(ctx);
         st.packet_len = ctx ? ctx_size : 0;
     }
-    uint64_t r1 = reinterpret_cast<uint64_t>(ctx);
+    alignas(16) uint8_t own_stack[kMaxCallFrames * kStackSize];
+    uint8_t* stack = st.user_stack ? st.user_stack : own_stack;
+    if (options.checked) std::memset(stack, 0, kMaxCallFrames * kStackSize);
+    st.stack_top = reinterpret_cast<uint64_t>(stack + kMaxCallFrames * kStackSize);
+    st.ctx.stack_lo = reinterpret_cast<uint64_t>(stack);
+    st.ctx.stack_hi = st.stack_top;
+    st.ctx.context = ctx;
+    st.ctx.context_size = ctx_size;
+    st.ctx.options = &options;
+    st.ctx.tail_calls = options.tail_calls;
+    st.ctx.engine = &st;
+    Entry entry{nullptr, {reinterpret_cast<uint64_t>(ctx), ctx_size, 0, 0, 0}, st.stack_top, 0};
     uint64_t r0;
     if (options.checked) {
         // Only the checked mode keeps a region table (the fast mode checks nothing).
@@ -651,11 +717,16 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
             if (!st.ctx.add_region(r)) return make_error("too many memory regions for one run");
         st.code = impl_->checked.data();
         st.block_cost = impl_->block_cost.data();
-        r0 = execute<true>(st, r1, ctx_size);
+        st.ctx.call_function_fn = &call_function<true>;
+        entry.pc = st.code;
+        r0 = execute<true>(st, entry);
     } else {
         st.code = impl_->fast.data();
-        r0 = execute<false>(st, r1, ctx_size);
+        st.ctx.call_function_fn = &call_function<false>;
+        entry.pc = st.code;
+        r0 = execute<false>(st, entry);
     }
+    if (st.ctx.error) st.ctx.take_error(); // (failed twice: the first error is reported)
     if (st.failed) return tl::unexpected(std::move(st.error));
     return r0;
 }

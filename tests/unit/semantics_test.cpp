@@ -32,11 +32,37 @@ uint64_t helper_buffer(uint64_t declare, uint64_t, uint64_t, uint64_t, uint64_t,
     return reinterpret_cast<uint64_t>(g_helper_buffer);
 }
 
+// bpf_loop's shape: calls the callback r2 for i = 0..r1-1 with (i, r3) until
+// it returns 1; returns the number of calls.
+uint64_t helper_loop(uint64_t n, uint64_t fn, uint64_t arg, uint64_t, uint64_t, ExecContext* ctx) {
+    uint64_t i = 0;
+    while (i < n) {
+        uint64_t r = ctx->call_function(fn, i, arg, 0, 0, 0);
+        if (ctx->stop != ExecContext::kRunning) return 0;
+        i++;
+        if (r == 1) break;
+    }
+    return i;
+}
+// Stops the run with an error when r1 is not 0.
+uint64_t helper_fail(uint64_t r1, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
+    if (r1) ctx->fail(Error{fmt::format("helper refused {}", r1), -1, 0, {}});
+    return 5;
+}
+// bpf_tail_call's way out: the calling function returns r1 at once.
+uint64_t helper_return(uint64_t r1, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
+    ctx->stop = ExecContext::kReturn;
+    return r1;
+}
+
 const HelperTable& test_helpers() {
     static const HelperTable t = [] {
         HelperTable h = default_helpers();
         h.add(100, "combine", helper_combine);
         h.add(101, "buffer", helper_buffer);
+        h.add(102, "loop", helper_loop);
+        h.add(103, "fail", helper_fail);
+        h.add(104, "return", helper_return);
         h.add_kfunc(77, "double", kfunc_double);
         return h;
     }();
@@ -616,6 +642,45 @@ TEST(Calls, AnEarlyEndInsideACalleeRestoresTheHostsRegisters) {
         for (int i = 0; i < 3; i++) run(text, std::vector<uint8_t>(8, 0));
         EXPECT_EQ(a + b + c + d, 3u + 10 + 21 + 44) << text;
     }
+}
+
+TEST(Helpers, CallBackIntoTheProgram) {
+    // The callback sums i * arg into a stack slot of the caller (r3 = its address).
+    const char* sum = "r6 = 0\n *(u64 *)(r10 - 8) = r6\n r1 = 5\n r2 = func[cb] ll\n r3 = r10\n r3 += -8\n"
+                      " call 102\n r0 <<= 32\n r1 = *(u64 *)(r10 - 8)\n r0 |= r1\n exit\n"
+                      " cb: r0 = *(u64 *)(r2 + 0)\n r0 += r1\n *(u64 *)(r2 + 0) = r0\n"
+                      " *(u64 *)(r10 - 16) = r0\n r0 = 0\n exit";
+    EXPECT_EQ(r0_of(sum), (5ull << 32) | 10u);
+    // The callback stops the loop by returning 1 at i = 2.
+    EXPECT_EQ(r0_of("r1 = 10\n r2 = func[cb] ll\n r3 = 0\n call 102\n exit\n"
+                    " cb: r0 = 0\n if r1 != 2 goto +1\n r0 = 1\n exit"),
+              3u);
+    // Callbacks nest (a callback calls the helper again) and count toward the depth.
+    EXPECT_EQ(r0_of("r1 = 3\n r2 = func[outer] ll\n r3 = 0\n call 102\n exit\n"
+                    " outer: r1 = 4\n r2 = func[inner] ll\n r3 = 0\n call 102\n r0 = 0\n exit\n"
+                    " inner: r0 = 0\n exit"),
+              3u);
+    // A fault inside the callback stops the run there, in every engine alike.
+    auto fault = checked_error("r1 = 2\n r2 = func[cb] ll\n r3 = 0\n call 102\n exit\n"
+                               " cb: r0 = *(u64 *)(r3 + 8)\n exit");
+    EXPECT_TRUE(fault.starts_with("instruction 6: invalid read of 8 bytes at 0x8")) << fault;
+    // Not a function: an error at the helper call.
+    EXPECT_EQ(checked_error("r1 = 2\n r2 = 1234\n call 102\n exit"),
+              "instruction 2: callback 0x4d2 is not a function of the program (a BPF_PSEUDO_FUNC value)");
+    // A callback that recurses without end runs out of frames.
+    EXPECT_EQ(checked_error("r1 = 1\n r2 = func[cb] ll\n r3 = 0\n call 102\n exit\n"
+                            " cb: r1 = 1\n r2 = func[cb] ll\n call 102\n exit"),
+              "instruction 9: call stack too deep: more than 8 frames");
+}
+
+TEST(Helpers, StopTheRun) {
+    EXPECT_EQ(r0_of("r1 = 0\n call 103\n exit"), 5u);
+    EXPECT_EQ(checked_error("r1 = 7\n call 103\n r0 = 1\n exit"), "instruction 1: helper refused 7");
+    EXPECT_EQ(checked_error("call f\n exit\n f: r1 = 9\n call 103\n exit"), "instruction 3: helper refused 9");
+    // kReturn (bpf_tail_call): the calling function returns the helper's result.
+    EXPECT_EQ(r0_of("r1 = 42\n call 104\n r0 = 1\n exit"), 42u);
+    EXPECT_EQ(r0_of("r6 = 3\n call f\n r0 += r6\n exit\n f: r6 = 50\n r1 = 40\n call 104\n r0 = 1\n exit"),
+              43u);
 }
 
 TEST(Checked, InstructionBudget) {

@@ -70,12 +70,16 @@ public:
     }
 
     std::vector<uint32_t> offsets;
+    std::vector<uint32_t> function_offsets;
+    uint32_t callback_entry = 0;
     StateUse use;
 
     void emit_program() {
         analyse();
         offsets.assign(insns_.size(), 0);
+        function_offsets.assign(functions_.size(), 0);
         if (stub_entry_) emit_entry_stub();
+        if (use.callbacks) emit_callback_entry();
         for (size_t f = 0; f < functions_.size(); f++) emit_function(f);
         emit_shared_stubs();
         for (auto& s : stubs_) emit_stub(s);
@@ -148,6 +152,14 @@ private:
             // The entry function called as a function (recursion, or its address
             // taken for callx): it needs an entry stub of its own.
             if (t && *t == 0 && (info->form == Form::CallLocal || info->form == Form::LdImm64)) stub_entry_ = true;
+            if (info->form == Form::LdImm64 && in.src == static_cast<uint8_t>(Pseudo::Func)) has_function_values_ = true;
+        }
+        // A helper may call back a function whose address the program loaded:
+        // the callback trampoline unwinds like the entry stub, so the entry
+        // goes through the stub.
+        if (has_function_values_ && use.context) {
+            use.callbacks = true;
+            stub_entry_ = true;
         }
         if (stub_entry_) needs_state_ = uses_stack_ = true;
         // An unwind (error, failed packet load) from a callee skips the callee's
@@ -259,6 +271,24 @@ private:
         ret();
     }
 
+    // ExecContext::call_function's way in (see compiler.h): the entry stub's
+    // frame, so that an error inside unwinds to here and returns through the
+    // same epilogue.
+    void emit_callback_entry() {
+        static const Reg64 saved[] = {Reg64(Operand::RBX), Reg64(Operand::RBP), Reg64(Operand::R12),
+                                      Reg64(Operand::R13), Reg64(Operand::R14), Reg64(Operand::R15)};
+        callback_entry = static_cast<uint32_t>(getSize());
+        for (const auto& r : saved) push(r);
+        sub(rsp, 8);
+        mov(state(), r9);
+        mov(rbp, field(offsetof(JitState, cb_rbp)));
+        if (opt_.checked)
+            for (int r : {0, 6, 7, 8, 9}) xor_(R32(r), R32(r));
+        mov(field(offsetof(JitState, entry_rsp)), rsp);
+        call(field(offsetof(JitState, cb_target)));
+        jmp(main_epilogue_, T_NEAR);
+    }
+
     void epilogue(const Frame& fr) {
         int drop = (fr.pad ? 8 : 0) + (fr.counter ? 8 : 0);
         if (drop) add(rsp, drop);
@@ -271,6 +301,7 @@ private:
         const FunctionInfo& fi = functions_[f];
         Frame fr = frame_for(f);
         frames_.push_back(fr);
+        function_offsets[f] = static_cast<uint32_t>(getSize());
         L(function_label(f));
         prologue(f, fr);
         current_ = fr;
@@ -320,6 +351,14 @@ private:
         return stubs_.back();
     }
 
+    // After a helper: ExecContext::stop set means an error (kFailed) or, for
+    // bpf_tail_call, return from function f with the helper's r0 (kReturn).
+    void check_helper_stop(size_t i, size_t f) {
+        cmp(byte[state() + static_cast<uint32_t>(offsetof(ExecContext, stop))], 0);
+        Stub& s = add_stub(kHelperStop, static_cast<int64_t>(i), static_cast<int32_t>(f));
+        jump(s.target, [&](const void* a) { jne(a); });
+    }
+
     void charge_budget(size_t i) {
         int32_t n = block_length(i);
         Stub& s = add_stub(kBudget, static_cast<int64_t>(i));
@@ -332,6 +371,16 @@ private:
     // checked access).
     void emit_stub(Stub& s) {
         bind(s.target);
+        if (s.kind == kHelperStop) {
+            // kReturn: the function returns (rax holds the helper's result).
+            const Address stop = byte[state() + static_cast<uint32_t>(offsetof(ExecContext, stop))];
+            Target failed = new_target();
+            cmp(stop, static_cast<int>(ExecContext::kReturn));
+            jump(failed, [&](const void* a) { jne(a); });
+            mov(stop, static_cast<int>(ExecContext::kRunning));
+            epilogue(frames_[static_cast<size_t>(s.aux)]);
+            bind(failed);
+        }
         if (s.kind == kCallx) mov(field(offsetof(JitState, error_aux), 32), static_cast<uint32_t>(s.aux));
         mov(to32(scratch10()), static_cast<uint32_t>(s.insn));
         auto [it, fresh] = stub_tails_.try_emplace(s.kind, Target{0});
@@ -763,7 +812,7 @@ private:
         add(rbp, kStackSize);
     }
 
-    void emit_callx(size_t i, const Insn& in) {
+    void emit_callx(size_t i, const Insn& in, size_t f) {
         const Reg64 r10 = scratch10(), r11 = scratch11();
         Label helper_path, done;
         mov(r11, R(in.dst));
@@ -782,10 +831,12 @@ private:
         emit_local_call(i, &r11);
         jmp(done, T_NEAR);
         L(helper_path);
+        if (use.callbacks) mov(field(offsetof(JitState, call_rbp)), rbp);
         mov(scratch9(), state());
         call_function(reinterpret_cast<const void*>(&bpfvm_jit_callx_helper));
         cmp(field(offsetof(JitState, error_kind), 32), 0);
         jne(unwind_, T_NEAR);
+        check_helper_stop(i, f);
         clear_arguments();
         L(done);
     }
@@ -997,12 +1048,14 @@ private:
         }
         case Form::Call:
         case Form::CallKfunc:
+            if (use.callbacks) mov(field(offsetof(JitState, call_rbp)), rbp);
             mov(scratch9(), state());
             call_function(reinterpret_cast<const void*>(bind_.call_target[i]));
+            check_helper_stop(i, f);
             clear_arguments();
             break;
         case Form::CallLocal: emit_local_call(i, nullptr); break;
-        case Form::CallX: emit_callx(i, in); break;
+        case Form::CallX: emit_callx(i, in, f); break;
         case Form::Exit: epilogue(frames_[f]); break;
         case Form::LdImm64: {
             uint64_t v = bind_.lddw_value[i];
@@ -1089,6 +1142,7 @@ private:
     std::vector<size_t> target_pos_; // per Target: its offset, or kUnbound
     std::map<uint32_t, Target> stub_tails_; // per error kind: the code its stubs end in
     std::vector<Label> fn_labels_; // per function (call targets, before the prologue)
+    bool has_function_values_ = false; // lddw src 4 somewhere
     std::vector<bool> is_target_;
     std::vector<bool> block_start_;
     std::vector<uint32_t> block_cost_;
@@ -1127,7 +1181,8 @@ Result<CompiledCode> compile_x86_64(const Program& program, const exec::Bindings
             auto offsets = std::move(e.offsets);
             auto sealed = mem->seal(used);
             if (!sealed) return tl::unexpected(sealed.error());
-            return CompiledCode{std::move(*mem), std::move(offsets), e.use};
+            return CompiledCode{std::move(*mem), std::move(offsets), e.use, std::move(e.function_offsets),
+                                e.callback_entry};
         } catch (const Xbyak::Error& err) {
             if (static_cast<int>(err) == Xbyak::ERR_CODE_IS_TOO_BIG) continue;
             return make_error(fmt::format("JIT: code generation failed: {}", err.what()));
