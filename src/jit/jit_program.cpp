@@ -18,6 +18,7 @@ struct JitProgram::Impl {
     std::vector<uint32_t> offsets;
     HelperTable helpers; // for callx by helper number
     bool checked = true;
+    int frames = kMaxCallFrames; // checked mode: the frames to zero (exec::frames_used)
     bool plain = false; // run(ctx, size) needs only the stack set up: not checked, no context/packet/may_goto
     jit::StateUse use;
     using Entry = uint64_t (*)(uint64_t r1, uint64_t r2, jit::JitState* state);
@@ -50,6 +51,7 @@ Result<JitProgram> JitProgram::compile(const Program& program, const HelperTable
     impl->helpers = helpers;
     impl->checked = options.checked;
     impl->use = code->use;
+    impl->frames = exec::frames_used(program);
     impl->plain = !impl->checked && !impl->use.context && !impl->use.may_goto && !impl->use.packet;
     impl->entry = reinterpret_cast<Impl::Entry>(impl->code.data());
     if (impl->use.callbacks) {
@@ -105,15 +107,14 @@ uint64_t call_function(ExecContext* c, uint64_t fn, uint64_t r1, uint64_t r2, ui
 // context's limits and the budget.
 [[gnu::noinline]] Result<uint64_t> run_checked(const JitProgram::Impl& impl, jit::JitState& st, void* ctx,
                                                size_t ctx_size, const RunOptions& options) {
-    std::array<MemoryRegion, ExecContext::kMaxRegions> regions;
+    exec::RegionTable regions;
     st.impl = &impl;
     st.fault = exec::Fault{};
     st.fault_rbp = 0;
     for (int k = 0; k < 4; k++) st.ctx_last_read[k] = st.ctx_last_write[k] = 0;
     st.ctx().regions = regions.data();
-    st.ctx().capacity = static_cast<int>(regions.size());
-    std::memset(reinterpret_cast<uint8_t*>(st.stack_top) - kMaxCallFrames * kStackSize, 0,
-                kMaxCallFrames * kStackSize);
+    st.ctx().capacity = regions.size();
+    std::memset(reinterpret_cast<uint8_t*>(st.stack_top) - impl.frames * kStackSize, 0, impl.frames * kStackSize);
     for (int k = 0; k < 4; k++) st.stack_last[k] = st.stack_top - (uint64_t(1) << k);
     st.budget = options.insn_budget;
     st.ctx_lo = UINT64_MAX;

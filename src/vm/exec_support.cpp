@@ -137,6 +137,18 @@ std::vector<uint32_t> budget_blocks(const Program& program) {
     return cost;
 }
 
+int frames_used(const Program& program) {
+    const auto insns = program.insns();
+    for (size_t i = 0; i < program.size(); i++) {
+        const OpInfo* info = program.op(i);
+        if (!info) continue;
+        if (info->form == Form::CallLocal || info->form == Form::CallX ||
+            (info->form == Form::LdImm64 && insns[i].src == static_cast<uint8_t>(Pseudo::Func)))
+            return kMaxCallFrames;
+    }
+    return 1;
+}
+
 std::string call_depth_message() { return fmt::format("call stack too deep: more than {} frames", kMaxCallFrames); }
 
 std::string callx_message(int reg, uint64_t value) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ inline bool access_ok(const ExecContext& ctx, uint64_t stack_lo, uint64_t stack_
     return false;
 }
 
+// A checked run's region table, left uninitialised (64 MemoryRegion
+// constructions cost more than a short run): add_region writes each entry
+// before any is read. (MemoryRegion is an aggregate: an implicit-lifetime type.)
+struct RegionTable {
+    alignas(MemoryRegion) unsigned char bytes[sizeof(MemoryRegion) * ExecContext::kMaxRegions];
+    MemoryRegion* data() { return std::launder(reinterpret_cast<MemoryRegion*>(bytes)); }
+    static constexpr int size() { return ExecContext::kMaxRegions; }
+};
+
 struct Fault { // (no initialisers: the JIT's per-run state holds one it does not always use)
     uint64_t addr;
     uint32_t size;
@@ -54,6 +64,11 @@ std::string describe_fault(const Fault& fault, const ExecContext& ctx, uint64_t 
 // A block ends after a jump, call, exit, may_goto or legacy packet load, and
 // before a jump target or a function's first instruction.
 std::vector<uint32_t> budget_blocks(const Program& program);
+
+// Stack frames a run of the program can reach: 1 without local calls, callx
+// or function addresses (the checked mode zeroes only these), else
+// kMaxCallFrames.
+int frames_used(const Program& program);
 
 // Messages shared by the engines.
 inline constexpr const char* kBudgetMessage = "instruction budget exhausted: the program ran too long (or forever)";

@@ -36,6 +36,7 @@ struct Interpreter::Impl {
     HelperTable helpers;         // for callx
     std::vector<int64_t> functions;
     std::vector<uint32_t> block_cost; // checked mode: the budget's blocks (exec::budget_blocks)
+    int frames = kMaxCallFrames;      // checked mode: the frames to zero (exec::frames_used)
 };
 
 namespace {
@@ -655,6 +656,7 @@ Result<Interpreter> Interpreter::create(const Program& program, const HelperTabl
         }
     }
     impl->block_cost = exec::budget_blocks(program);
+    impl->frames = exec::frames_used(program);
     impl->fast = slots;
     impl->checked = std::move(slots);
     const void* const* fast_labels = labels_of<false>();
@@ -694,7 +696,8 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
     }
     alignas(16) uint8_t own_stack[kMaxCallFrames * kStackSize];
     uint8_t* stack = st.user_stack ? st.user_stack : own_stack;
-    if (options.checked) std::memset(stack, 0, kMaxCallFrames * kStackSize);
+    if (options.checked) // the frames the program can reach start zeroed
+        std::memset(stack + (kMaxCallFrames - impl_->frames) * kStackSize, 0, impl_->frames * kStackSize);
     st.stack_top = reinterpret_cast<uint64_t>(stack + kMaxCallFrames * kStackSize);
     st.ctx.stack_lo = reinterpret_cast<uint64_t>(stack);
     st.ctx.stack_hi = st.stack_top;
@@ -707,9 +710,9 @@ Result<uint64_t> Interpreter::run(void* ctx, size_t ctx_size, const RunOptions& 
     uint64_t r0;
     if (options.checked) {
         // Only the checked mode keeps a region table (the fast mode checks nothing).
-        std::array<MemoryRegion, ExecContext::kMaxRegions> regions;
+        exec::RegionTable regions;
         st.ctx.regions = regions.data();
-        st.ctx.capacity = static_cast<int>(regions.size());
+        st.ctx.capacity = regions.size();
         if (ctx && ctx_size)
             st.ctx.add_region(MemoryRegion{reinterpret_cast<uint64_t>(ctx), ctx_size, options.context_writable,
                                            "context"});
