@@ -231,8 +231,8 @@ public:
     // in_batch next time: for hash types a u32 bucket index (a bucket is taken
     // whole, -ENOSPC if the first one does not fit in count), for the others the
     // last key returned (key_size bytes). Supported (as in Linux): arrays and
-    // array_of_maps (lookup, update; delete fails per element), hash types (all
-    // four); other types -ENOTSUPP (524). Returns 0,
+    // array_of_maps lookup and update, lpm_trie lookup, update and delete, hash
+    // types all four; the others -ENOTSUPP (524), count untouched. Returns 0,
     // or -ENOENT when the end was reached (count says how many came with it), or
     // another error (count says how many were done before it).
     long sys_lookup_batch(const void* in_batch, void* out_batch, void* keys, void* values, uint32_t* count,

@@ -587,19 +587,30 @@ long Map::do_batch(int cmd, const void* in_batch, void* out_batch, void* keys, v
                    uint64_t elem_flags) {
     const uint32_t ks = spec_.key_size;
     const uint32_t vs = sys_value_size();
+    // Which batch commands a type has (Linux's ops tables): arrays lookup and
+    // update; lpm_trie also delete; hash types all four (their lookup batches are
+    // HashMap::do_batch); the rest none.
+    bool ok = false;
     switch (spec_.type) {
     case BPF_MAP_TYPE_ARRAY:
     case BPF_MAP_TYPE_PERCPU_ARRAY:
     case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+        ok = cmd == BPF_MAP_LOOKUP_BATCH || cmd == BPF_MAP_UPDATE_BATCH;
+        break;
+    case BPF_MAP_TYPE_LPM_TRIE:
+        ok = cmd == BPF_MAP_LOOKUP_BATCH || cmd == BPF_MAP_UPDATE_BATCH || cmd == BPF_MAP_DELETE_BATCH;
+        break;
     case BPF_MAP_TYPE_HASH:
     case BPF_MAP_TYPE_PERCPU_HASH:
     case BPF_MAP_TYPE_LRU_HASH:
     case BPF_MAP_TYPE_LRU_PERCPU_HASH:
     case BPF_MAP_TYPE_HASH_OF_MAPS:
+        ok = true;
         break;
     default:
-        return -kENOTSUPP; // no batch operations for this type (Linux: no ops)
+        break;
     }
+    if (!ok) return -kENOTSUPP;
     switch (cmd) {
     case BPF_MAP_LOOKUP_BATCH: {
         // Linux offers the generic lookup batch for arrays (and others with

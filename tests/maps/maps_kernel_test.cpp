@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <algorithm>
 #include <optional>
 
 #include "map_testing.h"
@@ -391,6 +392,132 @@ TEST(KernelOracle, LpmTrieSequence) {
              {Op::Delete, k(24, 192, 168, 1, 0)},
              {Op::Lookup, k(32, 192, 168, 1, 9)},
              {Op::LookupAndDelete, k(8, 10, 0, 0, 0)}});
+}
+
+TEST(KernelOracle, ArrayBatchCursor) {
+    REQUIRE_KERNEL();
+    PinRoot root;
+    MapSpec s = spec(BPF_MAP_TYPE_ARRAY, 4, 4, 5);
+    auto m = Map::create(s, root.options(kernel_possible_cpus()));
+    ASSERT_TRUE(m);
+    KernelMap km;
+    ASSERT_EQ(kernel_create(s, km), 0);
+    for (uint32_t i = 0; i < 5; i++) {
+        uint32_t v = i * 11;
+        union bpf_attr a;
+        memset(&a, 0, sizeof(a));
+        a.map_fd = km.fd;
+        a.key = uintptr_t(&i);
+        a.value = uintptr_t(&v);
+        ASSERT_EQ(sys_bpf(BPF_MAP_UPDATE_ELEM, &a), 0);
+        ASSERT_EQ((*m)->sys_update(&i, &v, 0), 0);
+    }
+    // Two rounds of 3 from the start, then past the end; and the commands the
+    // array lacks.
+    uint32_t kin = 0, bin = 0;
+    bool first = true;
+    for (int round = 0; round < 3; round++) {
+        uint32_t kkeys[3] = {}, kvals[3] = {}, bkeys[3] = {}, bvals[3] = {}, kout = 77, bout = 77;
+        union bpf_attr a;
+        memset(&a, 0, sizeof(a));
+        a.batch.map_fd = km.fd;
+        a.batch.in_batch = first ? 0 : uintptr_t(&kin);
+        a.batch.out_batch = uintptr_t(&kout);
+        a.batch.keys = uintptr_t(kkeys);
+        a.batch.values = uintptr_t(kvals);
+        a.batch.count = 3;
+        long kr = sys_bpf(BPF_MAP_LOOKUP_BATCH, &a);
+        uint32_t bcount = 3;
+        long br = (*m)->sys_lookup_batch(first ? nullptr : &bin, &bout, bkeys, bvals, &bcount, 0);
+        EXPECT_EQ(kr, br) << "round " << round;
+        EXPECT_EQ(a.batch.count, bcount) << "round " << round;
+        EXPECT_EQ(kout, bout) << "round " << round;
+        for (int i = 0; i < 3; i++) {
+            EXPECT_EQ(kkeys[i], bkeys[i]);
+            EXPECT_EQ(kvals[i], bvals[i]);
+        }
+        kin = kout;
+        bin = bout;
+        first = false;
+    }
+    uint32_t keys[2] = {0, 1};
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.batch.map_fd = km.fd;
+    a.batch.keys = uintptr_t(keys);
+    a.batch.count = 2;
+    long kr = sys_bpf(BPF_MAP_DELETE_BATCH, &a);
+    uint32_t bcount = 2;
+    EXPECT_EQ(kr, (*m)->sys_delete_batch(keys, &bcount, 0));
+    EXPECT_EQ(a.batch.count, bcount);
+    uint32_t vals[2], out;
+    memset(&a, 0, sizeof(a));
+    a.batch.map_fd = km.fd;
+    a.batch.keys = uintptr_t(keys);
+    a.batch.values = uintptr_t(vals);
+    a.batch.out_batch = uintptr_t(&out);
+    a.batch.count = 2;
+    kr = sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &a);
+    bcount = 2;
+    EXPECT_EQ(kr, (*m)->sys_lookup_and_delete_batch(nullptr, &out, keys, vals, &bcount, 0));
+}
+
+TEST(KernelOracle, HashBatchEndsWithENOENTAndAllKeys) {
+    REQUIRE_KERNEL();
+    PinRoot root;
+    MapSpec s = spec(BPF_MAP_TYPE_HASH, 4, 8, 64);
+    auto m = Map::create(s, root.options(kernel_possible_cpus()));
+    ASSERT_TRUE(m);
+    KernelMap km;
+    ASSERT_EQ(kernel_create(s, km), 0);
+    for (uint32_t i = 0; i < 40; i++) {
+        uint64_t v = i * 3;
+        union bpf_attr a;
+        memset(&a, 0, sizeof(a));
+        a.map_fd = km.fd;
+        a.key = uintptr_t(&i);
+        a.value = uintptr_t(&v);
+        ASSERT_EQ(sys_bpf(BPF_MAP_UPDATE_ELEM, &a), 0);
+        ASSERT_EQ((*m)->sys_update(&i, &v, 0), 0);
+    }
+    // One batch larger than the map: both return everything and -ENOENT.
+    std::vector<uint32_t> kk(64), bk(64);
+    std::vector<uint64_t> kv(64), bv(64);
+    uint32_t kout, bout;
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.batch.map_fd = km.fd;
+    a.batch.out_batch = uintptr_t(&kout);
+    a.batch.keys = uintptr_t(kk.data());
+    a.batch.values = uintptr_t(kv.data());
+    a.batch.count = 64;
+    long kr = sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &a);
+    uint32_t bcount = 64;
+    long br = (*m)->sys_lookup_and_delete_batch(nullptr, &bout, bk.data(), bv.data(), &bcount, 0);
+    EXPECT_EQ(kr, -ENOENT);
+    EXPECT_EQ(br, kr);
+    EXPECT_EQ(a.batch.count, 40u);
+    EXPECT_EQ(bcount, 40u);
+    EXPECT_EQ(kout, bout); // n_buckets: both 64
+    kk.resize(40);
+    bk.resize(40);
+    std::sort(kk.begin(), kk.end());
+    std::sort(bk.begin(), bk.end());
+    EXPECT_EQ(kk, bk);
+    // Now empty: a cursor past the end, count 0, -ENOENT on both.
+    uint32_t past = 64;
+    memset(&a, 0, sizeof(a));
+    a.batch.map_fd = km.fd;
+    a.batch.in_batch = uintptr_t(&past);
+    a.batch.out_batch = uintptr_t(&kout);
+    a.batch.keys = uintptr_t(kk.data());
+    a.batch.values = uintptr_t(kv.data());
+    a.batch.count = 4;
+    kr = sys_bpf(BPF_MAP_LOOKUP_BATCH, &a);
+    bcount = 4;
+    br = (*m)->sys_lookup_batch(&past, &bout, bk.data(), bv.data(), &bcount, 0);
+    EXPECT_EQ(kr, br);
+    EXPECT_EQ(a.batch.count, bcount);
 }
 
 } // namespace

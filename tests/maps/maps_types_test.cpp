@@ -393,5 +393,75 @@ TEST(LpmTrieMap, GetNextKeyPostOrder) {
     EXPECT_EQ(next.prefixlen, 8u);
 }
 
+TEST(GetNextKey, EveryType) {
+    PinRoot root;
+    MapOptions o = root.options(2);
+    MapSpec inner = spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
+    struct Case {
+        MapSpec s;
+        long first; // sys_get_next_key(nullptr) on the fresh map
+    };
+    auto with_inner = [&](MapSpec x) {
+        x.inner = std::make_shared<MapSpec>(inner);
+        return x;
+    };
+    std::vector<Case> cases = {
+        {spec(BPF_MAP_TYPE_ARRAY, 4, 4, 2), 0},
+        {spec(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 2), 0},
+        {spec(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2), 0},
+        {spec(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2), 0},
+        {with_inner(spec(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 2)), 0},
+        {spec(BPF_MAP_TYPE_HASH, 4, 4, 2), -ENOENT},
+        {spec(BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 2), -ENOENT},
+        {spec(BPF_MAP_TYPE_LRU_HASH, 4, 4, 2), -ENOENT},
+        {spec(BPF_MAP_TYPE_LRU_PERCPU_HASH, 4, 4, 2), -ENOENT},
+        {with_inner(spec(BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 2)), -ENOENT},
+        {spec(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 2, BPF_F_NO_PREALLOC), -ENOENT},
+        {spec(BPF_MAP_TYPE_QUEUE, 0, 4, 2), -EINVAL},
+        {spec(BPF_MAP_TYPE_STACK, 0, 4, 2), -EINVAL},
+        {spec(BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 2), -EOPNOTSUPP},
+        {spec(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096), -524},
+    };
+    for (auto& c : cases) {
+        auto m = make(c.s, o);
+        ASSERT_TRUE(m);
+        uint64_t next[2] = {};
+        EXPECT_EQ(m->sys_get_next_key(nullptr, next), c.first) << c.s.type;
+        if (c.first == 0) {
+            // Arrays: 0, 1, then the end.
+            uint32_t k = 0, n = 9;
+            EXPECT_EQ(m->sys_get_next_key(&k, &n), 0);
+            EXPECT_EQ(n, 1u);
+            k = 1;
+            EXPECT_EQ(m->sys_get_next_key(&k, &n), -ENOENT) << c.s.type;
+        }
+    }
+    // Hash-like types with two keys iterate both.
+    for (uint32_t type : {BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_HASH,
+                          BPF_MAP_TYPE_LRU_PERCPU_HASH}) {
+        auto m = make(spec(type, 4, 4, 2), o);
+        std::vector<unsigned char> v(m->sys_value_size());
+        for (uint32_t k : {10u, 20u}) ASSERT_EQ(m->sys_update(&k, v.data(), 0), 0);
+        uint32_t a, b, c;
+        ASSERT_EQ(m->sys_get_next_key(nullptr, &a), 0);
+        ASSERT_EQ(m->sys_get_next_key(&a, &b), 0);
+        EXPECT_EQ(m->sys_get_next_key(&b, &c), -ENOENT);
+        EXPECT_EQ(std::min(a, b), 10u);
+        EXPECT_EQ(std::max(a, b), 20u);
+    }
+}
+
+TEST(PinRootOption, EnvironmentAndOptions) {
+    MapOptions o;
+    o.pin_root = "/dev/shm/x";
+    EXPECT_EQ(pin_root(o), "/dev/shm/x");
+    EXPECT_EQ(resolve_pin_path("a/b", o), "/dev/shm/x/a/b");
+    EXPECT_EQ(resolve_pin_path("/abs/p", o), "/abs/p");
+    setenv("BPFVM_PIN_ROOT", "/dev/shm/from-env", 1);
+    EXPECT_EQ(pin_root(), "/dev/shm/from-env");
+    unsetenv("BPFVM_PIN_ROOT");
+    EXPECT_EQ(pin_root(), "/dev/shm/bpfvm");
+}
+
 } // namespace
 } // namespace bpfvm
