@@ -335,14 +335,14 @@ long HashMap::for_each(ForEachCallback cb, void* ctx, uint64_t flags) {
     if (of_maps_) return -EINVAL;
     uint32_t cpu = percpu_ ? current_cpu() % nr_cpus_ : 0;
     long n = 0;
-    std::vector<unsigned char> key(key_size_);
     for (uint32_t bi = 0; bi < n_buckets_; bi++) {
         uint32_t i = buckets_[bi].head.load(std::memory_order_acquire);
         while (!(i & kNulls)) {
             HashElem* e = elem(i);
             n++;
-            memcpy(key.data(), key_of(e), key_size_); // the callback gets a stable copy, as Linux
-            if (cb(this, key.data(), value_of(e, cpu), ctx)) return n;
+            // The element's own key and value, as Linux. The callback may delete
+            // the element: unlinking leaves its next index in place.
+            if (cb(this, key_of(e), value_of(e, cpu), ctx)) return n;
             i = e->next.load(std::memory_order_acquire);
         }
     }

@@ -298,6 +298,12 @@ uint64_t ring_data_size(uint32_t type, uint32_t max_entries) {
 } // namespace
 
 Map::~Map() {
+    if (fd_ >= 0) {
+        auto& live = live_maps();
+        std::lock_guard<std::mutex> g(live.mutex);
+        auto it = live.by_inode.find(file_identity(fd_));
+        if (it != live.by_inode.end() && it->second.expired()) live.by_inode.erase(it);
+    }
     if (base_) munmap(base_, size_);
     if (fd_ >= 0) close(fd_);
 }
@@ -545,7 +551,9 @@ long Map::sys_lookup_and_delete(const void* key, void* value, uint64_t flags) {
 }
 
 long Map::sys_freeze() {
-    // Linux: -EBUSY if already frozen; maps with timers/kptrs/spin locks in BTF... not here.
+    // Linux checks write permission first (a frozen map has none: freezing
+    // twice is -EPERM), then -EBUSY if frozen meanwhile.
+    if (!can_write(*this)) return -EPERM;
     uint32_t expected = 0;
     if (!shared_->frozen.compare_exchange_strong(expected, 1)) return -EBUSY;
     return 0;

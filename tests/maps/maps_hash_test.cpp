@@ -215,6 +215,41 @@ TEST(LruPercpuHashMap, UpdatesAndEvicts) {
     EXPECT_EQ(at<uint64_t>(all, current_cpu() % 2), 19u);
 }
 
+TEST(HashMap, ForEachCallbackMayDeleteTheElement) {
+    PinRoot root;
+    auto m = make(spec(BPF_MAP_TYPE_HASH, 4, 4, 64), root.options());
+    for (uint32_t i = 0; i < 40; i++) ASSERT_EQ(m->update(&i, &i, 0), 0);
+    long n = m->for_each(
+        [](Map* map, const void* key, void*, void*) -> long {
+            uint32_t k;
+            memcpy(&k, key, 4);
+            if (k % 2 == 0) {
+                EXPECT_EQ(map->erase(key), 0);
+            }
+            return 0;
+        },
+        nullptr, 0);
+    EXPECT_EQ(n, 40);
+    for (uint32_t i = 0; i < 40; i++) EXPECT_EQ(m->lookup(&i) != nullptr, i % 2 == 1) << i;
+}
+
+TEST(PercpuArrayMap, ForEachSeesTheCallersSlot) {
+    PinRoot root;
+    auto m = make(spec(BPF_MAP_TYPE_PERCPU_HASH, 4, 8, 4), root.options(2));
+    uint32_t k = 1;
+    uint64_t v = 5;
+    ASSERT_EQ(m->update(&k, &v, 0), 0);
+    uint64_t seen = 0;
+    EXPECT_EQ(m->for_each(
+                  [](Map*, const void*, void* value, void* ctx) -> long {
+                      *static_cast<uint64_t*>(ctx) = *static_cast<uint64_t*>(value);
+                      return 0;
+                  },
+                  &seen, 0),
+              1);
+    EXPECT_EQ(seen, 5u);
+}
+
 // ------------------------------------------------------------------ batches
 
 TEST(HashBatch, LookupAndDeleteBatchWalksBucketsToENOENT) {
