@@ -26,6 +26,8 @@ HashGeometry hash_geometry(const MapSpec& spec, uint32_t nr_cpus) {
     g.n_elems = lru ? spec.max_entries : spec.max_entries + 64 + std::min<uint32_t>(spec.max_entries, 1024);
     g.key_area = uint32_t(round_up(spec.key_size, 8));
     g.value_area = uint32_t(round_up(spec.value_size, 8)) * (percpu ? nr_cpus : 1);
+    // lpm_trie keeps the key as given after the value (get_next_key returns it).
+    if (spec.type == BPF_MAP_TYPE_LPM_TRIE) g.value_area += g.key_area;
     g.elem_size = uint32_t(sizeof(HashElem)) + g.key_area + g.value_area;
     g.buckets_off = 0;
     g.elems_off = round_up(uint64_t(g.n_buckets) * sizeof(HashBucket), 64);

@@ -75,7 +75,10 @@ public:
         if (!exists && flags == BPF_EXIST) return -ENOENT;
         if (!exists && state_->count.load(std::memory_order_relaxed) >= spec_.max_entries) return -ENOSPC;
         long r = upsert(buf, value, BPF_ANY, false);
-        if (r == 0 && !exists) counts_[plen].fetch_add(1, std::memory_order_release);
+        if (r == 0) {
+            if (HashElem* e = find(buf, hash_of(buf))) memcpy(given_key(e), key, key_size_);
+            if (!exists) counts_[plen].fetch_add(1, std::memory_order_release);
+        }
         return r;
     }
 
@@ -110,6 +113,9 @@ protected:
         return Map::do_batch(cmd, in_batch, out_batch, keys, values, count, elem_flags);
     }
 
+    // The key as the last update gave it (Linux keeps those bytes in the node).
+    unsigned char* given_key(HashElem* e) const { return value_of(e) + round_up(spec_.value_size, 8); }
+
     static bool bit(const unsigned char* k, uint32_t i) { return (k[4 + i / 8] >> (7 - i % 8)) & 1; }
     // Post-order of the trie: true if a comes before b.
     static bool before(const unsigned char* a, const unsigned char* b) {
@@ -125,14 +131,15 @@ protected:
     }
 
     long do_sys_get_next_key(const void* key, void* next_key) override {
-        std::vector<std::vector<unsigned char>> all;
+        std::vector<HashElem*> all;
         WordLock g(lpm_->lock);
         for (uint32_t bi = 0; bi < n_buckets_; bi++)
             for (uint32_t n = buckets_[bi].head.load(std::memory_order_acquire); !(n & kNulls);
                  n = elem(n)->next.load(std::memory_order_acquire))
-                all.emplace_back(key_of(elem(n)), key_of(elem(n)) + key_size_);
+                all.push_back(elem(n));
         if (all.empty()) return -ENOENT;
-        std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return before(a.data(), b.data()); });
+        std::sort(all.begin(), all.end(),
+                  [this](HashElem* a, HashElem* b) { return before(key_of(a), key_of(b)); });
         size_t next = 0;
         if (key) {
             uint32_t plen;
@@ -141,14 +148,14 @@ protected:
                 unsigned char buf[4 + 256];
                 masked(key, plen, buf);
                 for (size_t i = 0; i < all.size(); i++)
-                    if (memcmp(all[i].data(), buf, key_size_) == 0) {
+                    if (memcmp(key_of(all[i]), buf, key_size_) == 0) {
                         next = i + 1;
                         break;
                     }
             }
         }
         if (next >= all.size()) return -ENOENT;
-        memcpy(next_key, all[next].data(), key_size_);
+        memcpy(next_key, given_key(all[next]), key_size_);
         return 0;
     }
 

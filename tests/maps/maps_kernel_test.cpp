@@ -381,6 +381,7 @@ TEST(KernelOracle, LpmTrieSequence) {
              {Op::Update, k(9, 10, 0, 0, 0), u32(3), BPF_EXIST},
              {Op::Update, k(33, 10, 0, 0, 0), u32(3), BPF_ANY},
              {Op::Update, k(32, 1, 2, 3, 4), u32(4), BPF_ANY},
+             {Op::Update, k(16, 192, 168, 7, 7), u32(5), BPF_EXIST}, // bits after the prefix kept
              {Op::Lookup, k(32, 192, 168, 1, 9)},
              {Op::Lookup, k(32, 192, 168, 2, 9)},
              {Op::Lookup, k(32, 11, 0, 0, 0)},
