@@ -86,8 +86,8 @@ public:
 };
 
 struct MapOptions {
-    // Per-CPU slots; 0 = default_nr_cpus(). Applies to per-CPU maps,
-    // perf_event_array and to BPF_F_NO_COMMON_LRU; open_pinned takes the file's.
+    // Per-CPU slots; 0 = default_nr_cpus(). Applies to per-CPU maps and to
+    // BPF_F_NO_COMMON_LRU's rounding of max_entries; open_pinned takes the file's.
     uint32_t nr_cpus = 0;
     // Where pins live and where unpinned maps' files are created (O_TMPFILE).
     // Empty: $BPFVM_PIN_ROOT, else /dev/shm/bpfvm (created 01777 if missing).

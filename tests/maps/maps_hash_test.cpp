@@ -250,6 +250,26 @@ TEST(PercpuArrayMap, ForEachSeesTheCallersSlot) {
     EXPECT_EQ(seen, 5u);
 }
 
+TEST(HashMap, ZeroSeedGivesTheSameOrderEveryTime) {
+    PinRoot root;
+    auto order = [&](uint32_t flags) {
+        auto m = make(spec(BPF_MAP_TYPE_HASH, 4, 4, 64, flags), root.options());
+        for (uint32_t i = 0; i < 40; i++) m->update(&i, &i, 0);
+        std::vector<uint32_t> keys;
+        uint32_t cur, next;
+        const void* prev = nullptr;
+        while (m->sys_get_next_key(prev, &next) == 0) {
+            keys.push_back(next);
+            cur = next;
+            prev = &cur;
+        }
+        return keys;
+    };
+    auto a = order(BPF_F_ZERO_SEED), b = order(BPF_F_ZERO_SEED);
+    EXPECT_EQ(a.size(), 40u);
+    EXPECT_EQ(a, b);
+}
+
 // ------------------------------------------------------------------ batches
 
 TEST(HashBatch, LookupAndDeleteBatchWalksBucketsToENOENT) {

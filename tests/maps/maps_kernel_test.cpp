@@ -47,6 +47,7 @@ long kernel_create(const MapSpec& s, KernelMap& km) {
     a.max_entries = s.max_entries;
     a.map_flags = s.map_flags;
     a.map_extra = s.map_extra;
+    a.numa_node = s.numa_node;
     strncpy(a.map_name, s.name.c_str(), sizeof(a.map_name) - 1);
     long r = sys_bpf(BPF_MAP_CREATE, &a);
     if (r >= 0) km.fd = int(r);
@@ -227,6 +228,16 @@ TEST(KernelOracle, CreationErrorCodes) {
     MapSpec bloom = spec(BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 4);
     bloom.map_extra = 16;
     specs.push_back(bloom);
+    MapSpec numa = spec(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_NUMA_NODE);
+    specs.push_back(numa);
+    numa.numa_node = 1;
+    specs.push_back(numa);
+    specs.push_back(spec(BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 1, BPF_F_NUMA_NODE));
+    specs.push_back(spec(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_INNER_MAP));
+    specs.push_back(spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_INNER_MAP));
+    specs.push_back(spec(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1, BPF_F_PRESERVE_ELEMS));
+    specs.push_back(spec(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_PRESERVE_ELEMS));
+    specs.push_back(spec(BPF_MAP_TYPE_LRU_HASH, 4, 4, 1, BPF_F_NO_COMMON_LRU));
     MapSpec name = spec(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
     name.name = "a-b";
     specs.push_back(name);

@@ -40,6 +40,9 @@ TEST(MapCreate, LinuxRulesAndErrorCodes) {
     lock_pcpu.spin_lock_offset = 0;
     MapSpec lock_out = s(BPF_MAP_TYPE_ARRAY, 4, 8, 1);
     lock_out.spin_lock_offset = 6;
+    MapSpec numa0 = s(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_NUMA_NODE);
+    MapSpec numa1 = numa0;
+    numa1.numa_node = 1;
     MapSpec nested = s(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1);
     nested.inner = std::make_shared<MapSpec>(with_inner(s(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1)));
 
@@ -105,6 +108,13 @@ TEST(MapCreate, LinuxRulesAndErrorCodes) {
         {"spin lock in percpu hash", lock_pcpu, "ENOTSUPP"},
         {"spin lock outside value", lock_out, "EINVAL"},
         {"unknown type", s(999, 4, 4, 1), "EINVAL"},
+        {"numa node 0", numa0, ""},
+        {"numa node 1", numa1, "EINVAL"},
+        {"hash inner_map flag", s(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_INNER_MAP), "EINVAL"},
+        {"array inner_map flag", s(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_INNER_MAP), ""},
+        {"hash wronly_prog", s(BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_WRONLY_PROG), ""},
+        {"queue rdonly", s(BPF_MAP_TYPE_QUEUE, 0, 4, 1, BPF_F_RDONLY), ""},
+        {"ringbuf numa", s(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, BPF_F_NUMA_NODE), ""},
     };
     for (const auto& c : cases) {
         std::string err = create_error(c.spec, root.options());
