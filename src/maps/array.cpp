@@ -39,7 +39,7 @@ public:
         memcpy(&index, key, 4);
         if (__builtin_expect(index >= spec_.max_entries, 0)) return nullptr;
         if (!percpu_) return values_ + uint64_t(index) * elem_size_;
-        return slot(index, current_cpu() % nr_cpus_);
+        return slot(index, cpu_slot(nr_cpus_));
     }
 
     void* lookup_percpu(const void* key, uint32_t cpu) override {
@@ -57,7 +57,7 @@ public:
         if (index >= spec_.max_entries) return -E2BIG;
         if (flags & BPF_NOEXIST) return -EEXIST;
         if (long e = check_lock_flag(flags)) return e;
-        void* dst = percpu_ ? slot(index, current_cpu() % nr_cpus_) : values_ + uint64_t(index) * elem_size_;
+        void* dst = percpu_ ? slot(index, cpu_slot(nr_cpus_)) : values_ + uint64_t(index) * elem_size_;
         copy_in(dst, value, flags);
         return 0;
     }
@@ -66,7 +66,7 @@ public:
 
     long for_each(ForEachCallback cb, void* ctx, uint64_t flags) override {
         if (flags != 0) return -EINVAL;
-        uint32_t cpu = percpu_ ? current_cpu() % nr_cpus_ : 0;
+        uint32_t cpu = percpu_ ? cpu_slot(nr_cpus_) : 0;
         long n = 0;
         for (uint32_t i = 0; i < spec_.max_entries; i++) {
             n++;

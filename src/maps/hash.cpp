@@ -170,7 +170,7 @@ void* HashMap::lookup(const void* key) {
         uint32_t idx = uint32_t((reinterpret_cast<unsigned char*>(e) - elems_) / elem_size_);
         return inner_ptrs_[idx].load(std::memory_order_acquire);
     }
-    if (percpu_) return value_of(e, current_cpu() % nr_cpus_);
+    if (percpu_) return value_of(e, cpu_slot(nr_cpus_));
     return value_of(e);
 }
 
@@ -229,7 +229,7 @@ long HashMap::upsert(const void* key, const void* value, uint64_t flags, bool al
                 memcpy(value_of(e, c), in + uint64_t(c) * value_stride_, value_stride_);
             return;
         }
-        uint32_t me = current_cpu() % nr_cpus_;
+        uint32_t me = cpu_slot(nr_cpus_);
         if (fresh)
             for (uint32_t c = 0; c < nr_cpus_; c++)
                 if (c != me) memset(value_of(e, c), 0, value_stride_);
@@ -335,7 +335,7 @@ long HashMap::remove(const void* key, void* out, uint64_t flags) {
 long HashMap::for_each(ForEachCallback cb, void* ctx, uint64_t flags) {
     if (flags != 0) return -EINVAL;
     if (of_maps_) return -EINVAL;
-    uint32_t cpu = percpu_ ? current_cpu() % nr_cpus_ : 0;
+    uint32_t cpu = percpu_ ? cpu_slot(nr_cpus_) : 0;
     long n = 0;
     for (uint32_t bi = 0; bi < n_buckets_; bi++) {
         uint32_t i = buckets_[bi].head.load(std::memory_order_acquire);

@@ -29,6 +29,12 @@ inline uint32_t roundup_pow_of_two(uint32_t v) {
     return uint32_t(1) << (32 - __builtin_clz(v - 1));
 }
 
+// The calling thread's slot among n (no division while ids stay below n).
+inline uint32_t cpu_slot(uint32_t n) {
+    uint32_t c = current_cpu();
+    return __builtin_expect(c < n, 1) ? c : c % n;
+}
+
 // Random token of this process (set once), recorded by maps that hold
 // process-local references (prog_array, map-in-maps).
 uint64_t process_token();
