@@ -76,6 +76,12 @@ template <typename C>
 concept EngineChecksAccess = requires(C* c, uint64_t v, bool w) {
     { c->check(v, v, w) } -> std::convertible_to<bool>;
 };
+// The same as a function pointer member: bool (*check)(const ExecContext*, addr, size, write).
+template <typename C>
+concept EngineChecksAccessThroughPointer = requires(C* c, uint64_t v, bool w) {
+    { c->check(c, v, v, w) } -> std::convertible_to<bool>;
+    { static_cast<bool>(c->check) };
+};
 
 template <typename C> FunctionCaller engine_caller(C* ctx) {
     if constexpr (EngineCallsFunctions<C>) {
@@ -88,6 +94,8 @@ template <typename C> FunctionCaller engine_caller(C* ctx) {
 template <typename C> std::optional<bool> engine_check(C* ctx, uint64_t addr, uint64_t size, bool write) {
     if constexpr (EngineChecksAccess<C>) {
         return ctx->check(addr, size, write);
+    } else if constexpr (EngineChecksAccessThroughPointer<C>) {
+        if (ctx->check) return ctx->check(ctx, addr, size, write);
     }
     (void)ctx, (void)addr, (void)size, (void)write;
     return std::nullopt;
