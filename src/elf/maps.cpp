@@ -207,12 +207,25 @@ Result<void> ElfObjectReader::read_global_data() {
         spec.key_size = 4;
         spec.value_size = static_cast<uint32_t>(sec.size);
         spec.max_entries = 1;
-        spec.map_flags = BPF_F_MMAPABLE | (kind == DataKind::Rodata ? BPF_F_RDONLY_PROG : 0);
+        spec.map_flags = kind == DataKind::Rodata ? BPF_F_RDONLY_PROG : 0;
         spec.initial_data = kind == DataKind::Bss ? std::vector<uint8_t>(sec.size, 0) : sec.data;
         spec.section_index = sec.index;
         if (b) {
             int32_t id = btf__find_by_name(b, sec.name.c_str());
             if (id > 0) spec.btf_value_type_id = static_cast<uint32_t>(id);
+        }
+        // Mmapable when BTF shows a non-static variable in it (libbpf 1.1.2's
+        // map_is_mmapable): strings-only sections like .rodata.str1.1 are not.
+        if (const btf_type* t = btf_type_at(b, spec.btf_value_type_id);
+            spec.btf_value_type_id && t && btf_is_datasec(t)) {
+            const btf_var_secinfo* v = btf_var_secinfos(t);
+            for (uint16_t i = 0; i < btf_vlen(t); i++) {
+                const btf_type* var = btf_type_at(b, v[i].type);
+                if (var && btf_is_var(var) && btf_var(var)->linkage != BTF_VAR_STATIC) {
+                    spec.map_flags |= BPF_F_MMAPABLE;
+                    break;
+                }
+            }
         }
         data_map_[sec.index] = obj_.maps_.size();
         obj_.maps_.push_back(std::move(spec));

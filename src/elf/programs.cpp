@@ -127,9 +127,8 @@ Result<void> ElfObjectReader::relocate_section(const ElfSection& sec) {
                        ((sym.bind == STB_LOCAL && sym.type == STT_SECTION) ||
                         ((sym.bind == STB_GLOBAL || sym.bind == STB_WEAK) && sym.type == STT_FUNC));
         if (subprog) {
-            if (in.src != BPF_PSEUDO_FUNC)
-                return fail("{}: an lddw of a function address must have src {} (BPF_PSEUDO_FUNC), has {}", where,
-                            BPF_PSEUDO_FUNC, unsigned(in.src));
+            // clang leaves src 0: mark it, as libbpf does.
+            in.src = BPF_PSEUDO_FUNC;
             if (sym.value % 8 != 0 || in.imm % 8 != 0)
                 return fail("{}: the function address {}+{} is not on an instruction", where, sym.value, in.imm);
             fn.code_relocations.push_back(CodeRelocation{local, false, sym.value, name});

@@ -435,6 +435,43 @@ TEST(ElfFull, ProgramByName) {
     EXPECT_EQ(none.error().message, object_path("full.o") + ": no section or function named 'nope'");
 }
 
+TEST(ElfCallbacks, FunctionAddressesAndStrings) {
+    ElfObject obj = open_object("callbacks.o");
+    // The object name is cut at 8 characters to leave 7 for ".bss", as libbpf cuts it.
+    ASSERT_EQ(obj.maps().size(), 2u);
+    EXPECT_EQ(obj.maps()[0].name, "callback.bss");
+    EXPECT_EQ(obj.maps()[1].name, ".rodata.str1.1"); // two dots: no object prefix
+    EXPECT_EQ(obj.maps()[1].kind, ElfMapSpec::Kind::Rodata);
+    EXPECT_EQ(obj.maps()[1].initial_data, (std::vector<uint8_t>{'x', 'y', 'z', 0, 'a', 'b', 'c', 0}));
+    const ElfProgram* loop = find_program(obj, "loop_prog");
+    ASSERT_NE(loop, nullptr);
+    // bpf_loop's callback: an lddw marked BPF_PSEUDO_FUNC, relative to the appended step().
+    uint32_t step_at = 0;
+    for (const auto& f : loop->funcs)
+        if (f.name == "step") step_at = f.insn;
+    ASSERT_GT(step_at, 0u);
+    bool found = false;
+    for (size_t i = 0; i < loop->insns.size(); i++) {
+        const Insn& in = loop->insns[i];
+        if (in.opcode != (BPF_LD | BPF_IMM | BPF_DW) || in.src != BPF_PSEUDO_FUNC) continue;
+        found = true;
+        EXPECT_EQ(int64_t(i) + in.imm + 1, int64_t(step_at));
+    }
+    EXPECT_TRUE(found);
+    // The global function in .text is a subprogram, appended to both programs.
+    for (const auto& p : obj.programs()) {
+        bool has_scaled = false;
+        for (const auto& f : p.funcs) has_scaled |= f.name == "scaled";
+        EXPECT_TRUE(has_scaled) << p.name;
+    }
+    // The string "abc" at offset 4 of .rodata.str1.1.
+    const ElfProgram* plain = find_program(obj, "plain");
+    ASSERT_NE(plain, nullptr);
+    ASSERT_EQ(plain->map_references.size(), 1u);
+    EXPECT_EQ(plain->map_references[0].map, 1u);
+    EXPECT_EQ(plain->map_references[0].offset, 4u);
+}
+
 // ---- Section names, legacy maps -------------------------------------------------
 
 TEST(ElfSections, ProgramTypesFromSectionNames) {

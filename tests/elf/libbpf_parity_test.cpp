@@ -140,6 +140,7 @@ TEST(ElfLibbpf, SectionNamesGiveLibbpfsTypes) {
 TEST(ElfLibbpf, FullObjectMatchesLibbpfOpen) { compare_with_libbpf("full.o"); }
 TEST(ElfLibbpf, SectionsObjectMatchesLibbpfOpen) { compare_with_libbpf("sections.o"); }
 TEST(ElfLibbpf, SmallObjectMatchesLibbpfOpen) { compare_with_libbpf("bad.o"); }
+TEST(ElfLibbpf, CallbacksObjectMatchesLibbpfOpen) { compare_with_libbpf("callbacks.o"); }
 
 TEST(ElfLibbpf, LegacyMapsAreRefusedByLibbpfButRead) {
     LibbpfObject theirs(object_path("legacy.o"));
@@ -147,18 +148,20 @@ TEST(ElfLibbpf, LegacyMapsAreRefusedByLibbpfButRead) {
     EXPECT_TRUE(ElfObject::open(object_path("legacy.o")).has_value());
 }
 
-// libbpf relocates at load time only: load full.o into the kernel (root) and
-// compare every program's instructions with ours.
-TEST(ElfLibbpf, RelocatedInstructionsMatchLibbpfAfterLoad) {
+namespace {
+
+// libbpf relocates at load time only: load the object into the kernel (root)
+// and compare every program's instructions with ours.
+void compare_relocated(const std::string& name) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs into the kernel";
-    auto ours = ElfObject::open(object_path("full.o"));
+    auto ours = ElfObject::open(object_path(name));
     ASSERT_TRUE(ours) << ours.error().to_string();
-    LibbpfObject theirs(object_path("full.o"));
+    LibbpfObject theirs(object_path(name));
     ASSERT_NE(theirs.obj, nullptr);
     bpf_map* m = nullptr;
     while ((m = bpf_object__next_map(theirs.obj, m)) != nullptr) bpf_map__set_pin_path(m, nullptr); // no bpffs pins
     int err = bpf_object__load(theirs.obj);
-    if (err) GTEST_SKIP() << "the kernel refused full.o (" << err << "): BPF unavailable here";
+    if (err) GTEST_SKIP() << "the kernel refused " << name << " (" << err << "): BPF unavailable here";
 
     std::map<int, uint32_t> index_of_fd;
     uint32_t index = 0;
@@ -187,3 +190,8 @@ TEST(ElfLibbpf, RelocatedInstructionsMatchLibbpfAfterLoad) {
     }
     EXPECT_EQ(k, ours->programs().size());
 }
+
+} // namespace
+
+TEST(ElfLibbpf, FullObjectRelocatedAsLibbpfRelocates) { compare_relocated("full.o"); }
+TEST(ElfLibbpf, CallbacksObjectRelocatedAsLibbpfRelocates) { compare_relocated("callbacks.o"); }
