@@ -41,6 +41,12 @@ struct TracePipe::Shared {
     std::atomic<uint32_t> waiters; // readers waiting on seq
 
     uint8_t* ring() { return reinterpret_cast<uint8_t*>(this) + header_size; }
+    // A writer that died mid-way or a damaged file must not make readers loop.
+    bool consistent() const { return head >= tail && head - tail <= capacity; }
+    void reset() {
+        lost++;
+        tail = head;
+    }
     void copy_in(uint64_t pos, const void* src, size_t n) {
         size_t off = static_cast<size_t>(pos % capacity), first = std::min<size_t>(n, capacity - off);
         std::memcpy(ring() + off, src, first);
@@ -190,9 +196,14 @@ void TracePipe::write(std::string_view line) {
     if (need > sh->capacity) return;
     {
         Locked g(&sh->lock);
+        if (!sh->consistent()) sh->reset();
         while (sh->capacity - (sh->head - sh->tail) < need) { // drop the oldest lines
             uint32_t len = 0;
             sh->copy_out(sh->tail, &len, sizeof len);
+            if (sizeof len + len > sh->head - sh->tail) { // a damaged record: start afresh
+                sh->reset();
+                break;
+            }
             sh->tail += sizeof len + len;
             sh->lost++;
         }
@@ -212,10 +223,15 @@ std::optional<std::string> TracePipe::read(std::chrono::milliseconds timeout) {
         uint32_t seen;
         {
             Locked g(&sh->lock);
+            if (!sh->consistent()) sh->reset();
             if (sh->head != sh->tail) {
                 uint32_t len = 0;
                 sh->copy_out(sh->tail, &len, sizeof len);
-                std::string line(std::min<uint64_t>(len, sh->capacity), '\0');
+                if (sizeof len + len > sh->head - sh->tail) { // a damaged record: start afresh
+                    sh->reset();
+                    continue;
+                }
+                std::string line(len, '\0');
                 sh->copy_out(sh->tail + sizeof len, line.data(), line.size());
                 sh->tail += sizeof len + len;
                 return line;

@@ -164,3 +164,24 @@ TEST(TracePipe, RefusesAFileThatIsNotOne) {
     ASSERT_FALSE(pipe);
     EXPECT_NE(pipe.error().message.find("/nonexistent/dir/for/bpfvm/trace_pipe"), std::string::npos);
 }
+
+TEST(TracePipe, ADamagedRingStartsAfresh) {
+    bpfvm::testing::TempDir dir;
+    auto pipe = TracePipe::open(dir.path);
+    ASSERT_TRUE(pipe);
+    (*pipe)->write("one");
+    (*pipe)->write("two");
+    {
+        // Overwrite the first record's length with nonsense, through the file.
+        FILE* f = std::fopen((dir.path + "/trace_pipe").c_str(), "r+b");
+        ASSERT_NE(f, nullptr);
+        std::fseek(f, 4096, SEEK_SET);
+        uint32_t bad = 0xfffffff0;
+        std::fwrite(&bad, sizeof bad, 1, f);
+        std::fclose(f);
+    }
+    EXPECT_EQ((*pipe)->read(0ms), std::nullopt); // dropped, not garbage
+    EXPECT_GE((*pipe)->lost(), 1u);
+    (*pipe)->write("three");
+    EXPECT_EQ((*pipe)->read(0ms), "three\n");
+}
