@@ -42,6 +42,27 @@ uint64_t probe_read_str_common(uint64_t dst, uint64_t size, uint64_t src, ExecCo
     return ret(read_string(reinterpret_cast<char*>(dst), src, n));
 }
 
+// ---- formats
+
+// trace_printk's format: the bytes up to its zero, which must come within
+// fmt_size bytes (Linux: strnchr). Read fault-safe, at most 64 KiB.
+long copy_format(std::string& copy, uint64_t fmt, uint32_t fmt_size) {
+    const size_t n = std::min<size_t>(fmt_size, 1 << 16);
+    copy.assign(n, '\0');
+    long r = read_string(copy.data(), fmt, n);
+    if (r < 0) return -EFAULT;
+    // r == n: cut (no zero within n bytes) unless the zero is the last byte read.
+    if (static_cast<size_t>(r) == n && fmt_size > n) return -EINVAL;
+    copy.resize(static_cast<size_t>(r));
+    if (static_cast<size_t>(r) == n) {
+        // read_string put a zero in the last byte; was it the string's own?
+        char last = 0;
+        if (read_memory(&last, fmt + n - 1, 1) < 0) return -EFAULT;
+        if (last != 0) return -EINVAL;
+    }
+    return 0;
+}
+
 // ---- strtol / strtoul (kernel/bpf/helpers.c: __bpf_strtoull)
 
 constexpr uint64_t kStrtoxBaseMask = 0x1f;
@@ -278,11 +299,12 @@ uint64_t get_current_cgroup_id(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
 uint64_t trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t a1, uint64_t a2, uint64_t a3, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(fmt_size);
     if (n == 0 || !program_may_access(ctx, fmt, n, false)) return ret(-EINVAL);
-    std::string copy(n, '\0');
-    if (read_memory(copy.data(), fmt, n) < 0) return ret(-EFAULT);
+    std::string copy;
+    if (long e = copy_format(copy, fmt, n)) return ret(e);
     const uint64_t args[FormatLimits::kMaxTracePrintkArgs] = {a1, a2, a3};
     std::string out;
-    long len = bprintf(out, copy.data(), n, args, FormatLimits::kMaxTracePrintkArgs, FormatLimits::kTraceBuffer - 1);
+    long len = bprintf(out, copy.data(), copy.size(), args, FormatLimits::kMaxTracePrintkArgs,
+                       FormatLimits::kTraceBuffer - 1);
     if (len < 0) return ret(len);
     if (auto pipe = TracePipe::process_pipe()) pipe->write_printk(out);
     return ret(len);
@@ -294,11 +316,12 @@ uint64_t trace_vprintk(uint64_t fmt, uint64_t fmt_size, uint64_t data, uint64_t 
     if (dl % 8 || dl > FormatLimits::kMaxArgs * 8 || (dl && !data)) return ret(-EINVAL);
     if (n == 0 || !program_may_access(ctx, fmt, n, false) || !program_may_access(ctx, data, dl, false))
         return ret(-EINVAL);
-    std::string copy(n, '\0');
+    std::string copy;
+    if (long e = copy_format(copy, fmt, n)) return ret(e);
     uint64_t args[FormatLimits::kMaxArgs] = {};
-    if (read_memory(copy.data(), fmt, n) < 0 || read_memory(args, data, dl) < 0) return ret(-EFAULT);
+    if (read_memory(args, data, dl) < 0) return ret(-EFAULT);
     std::string out;
-    long len = bprintf(out, copy.data(), n, args, dl / 8, FormatLimits::kTraceBuffer - 1);
+    long len = bprintf(out, copy.data(), copy.size(), args, dl / 8, FormatLimits::kTraceBuffer - 1);
     if (len < 0) return ret(len);
     if (auto pipe = TracePipe::process_pipe()) pipe->write_printk(out);
     return ret(len);
@@ -339,13 +362,18 @@ uint64_t snprintf(uint64_t str, uint64_t str_size, uint64_t fmt, uint64_t data, 
 uint64_t strncmp(uint64_t s1, uint64_t s1_size, uint64_t s2, uint64_t, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(s1_size);
     if (!program_may_access(ctx, s1, n, false)) return ret(-EFAULT);
-    std::string other(static_cast<size_t>(n) + 1, '\0');
-    if (read_string(other.data(), s2, other.size()) < 0) return ret(-EFAULT);
     const auto* a = reinterpret_cast<const unsigned char*>(s1);
-    const auto* b = reinterpret_cast<const unsigned char*>(other.data());
-    for (uint32_t i = 0; i < n; i++) {
-        if (a[i] != b[i]) return a[i] < b[i] ? ret(-1) : 1;
-        if (!a[i]) break;
+    // s2 is read fault-safe, a piece at a time, never past its zero.
+    char piece[257];
+    for (uint64_t off = 0; off < n;) {
+        const size_t len = static_cast<size_t>(std::min<uint64_t>(n - off, 256));
+        if (read_string(piece, s2 + off, len + 1) < 0) return ret(-EFAULT);
+        for (size_t i = 0; i < len; i++) {
+            const unsigned char x = a[off + i], y = static_cast<unsigned char>(piece[i]);
+            if (x != y) return x < y ? ret(-1) : 1;
+            if (!x) return 0;
+        }
+        off += len;
     }
     return 0;
 }

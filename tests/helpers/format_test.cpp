@@ -169,6 +169,8 @@ TEST(TracePrintkHelper, ReturnsLengthAndChecksFormat) {
     const char unterminated[4] = {'a', 'b', 'c', 'd'};
     EXPECT_EQ(s(helpers::trace_printk(u(unterminated), 4, 0, 0, 0, nullptr)), -EINVAL);
     EXPECT_EQ(s(helpers::trace_printk(u(f), 0, 0, 0, 0, nullptr)), -EINVAL);
+    EXPECT_EQ(s(helpers::trace_printk(u(f), 0xffffffff, 1, 2, 255, nullptr)), 13); // the zero ends it
+    EXPECT_EQ(s(helpers::trace_printk(u(f), sizeof f - 1, 1, 2, 255, nullptr)), -EINVAL); // zero not within
     const char f2[] = "%ld %s";
     EXPECT_EQ(s(helpers::trace_printk(u(f2), sizeof f2, uint64_t(-7), u("x"), 0, nullptr)), 4);
 }

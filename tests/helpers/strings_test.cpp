@@ -90,6 +90,13 @@ TEST(Strncmp, KernelResults) {
     EXPECT_EQ(cmp("ab", 3, "abc"), -1);
     EXPECT_EQ(cmp("\xff", 2, "a"), 1); // unsigned bytes
     EXPECT_EQ(cmp("abc", 0, "xyz"), 0);
+    // A size larger than the strings: the comparison ends at the zero.
+    EXPECT_EQ(cmp("abc", 0xffffffff, "abc"), 0);
+    EXPECT_EQ(cmp("abc", 0xffffffff, "abd"), -1);
+    std::string long_a(1000, 'a'), long_b = std::string(999, 'a') + "b";
+    EXPECT_EQ(cmp(long_a.c_str(), 2000, long_b.c_str()), -1); // across the 256-byte pieces
+    EXPECT_EQ(cmp(long_a.c_str(), 999, long_b.c_str()), 0);
+    EXPECT_EQ(s(helpers::strncmp(u("abc"), 4, 16, 0, 0, nullptr)), -EFAULT); // unreadable s2
 }
 
 
