@@ -171,6 +171,7 @@ struct ElfBtfSummary {
     bool has_ext = false;          // a .BTF.ext section
     uint32_t func_info_count = 0;  // records, over all sections
     uint32_t line_info_count = 0;
+    uint32_t core_relo_count = 0;  // CO-RE relocations: not applied (instructions keep the compiled offsets)
     bool has_line_info() const { return line_info_count > 0; }
 };
 
@@ -242,6 +243,7 @@ private:
     std::vector<uint8_t> btf_ext_raw_; // .BTF.ext as read
     uint32_t func_info_count_ = 0;
     uint32_t line_info_count_ = 0;
+    uint32_t core_relo_count_ = 0;
     std::shared_ptr<const elf_detail::FunctionTable> functions_; // programs and .text subprograms, unlinked
 };
 

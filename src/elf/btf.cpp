@@ -141,6 +141,12 @@ Result<BtfExt> parse_btf_ext(std::span<const uint8_t> b, const struct btf* btf) 
     if (!lines) return tl::unexpected(lines.error());
     ext.func_count = *funcs;
     ext.line_count = *lines;
+    if (hdr_len >= 32) { // CO-RE relocations: counted, not applied
+        auto core = block("CO-RE relocation", read_u32(b, 24), read_u32(b, 28), 16,
+                          [&](const std::string&, uint32_t, std::span<const uint8_t>) -> Result<void> { return {}; });
+        if (!core) return tl::unexpected(core.error());
+        ext.core_relo_count = *core;
+    }
     return ext;
 }
 
@@ -167,6 +173,7 @@ Result<void> ElfObjectReader::read_btf() {
         ext_ = std::move(*parsed);
         obj_.func_info_count_ = ext_.func_count;
         obj_.line_info_count_ = ext_.line_count;
+        obj_.core_relo_count_ = ext_.core_relo_count;
     }
     return {};
 }

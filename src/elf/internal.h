@@ -63,7 +63,7 @@ struct ExtFunc {
 struct BtfExt {
     std::map<std::string, std::vector<ExtLine>> lines;
     std::map<std::string, std::vector<ExtFunc>> funcs;
-    uint32_t line_count = 0, func_count = 0;
+    uint32_t line_count = 0, func_count = 0, core_relo_count = 0;
 };
 
 // Parses .BTF.ext (Documentation/bpf/btf.rst, "4.2 .BTF.ext section");

@@ -280,6 +280,7 @@ ElfBtfSummary ElfObject::btf_summary() const {
     s.has_ext = find_section(".BTF.ext") != nullptr;
     s.func_info_count = func_info_count_;
     s.line_info_count = line_info_count_;
+    s.core_relo_count = core_relo_count_;
     return s;
 }
 

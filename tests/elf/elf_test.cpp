@@ -472,6 +472,17 @@ TEST(ElfCallbacks, FunctionAddressesAndStrings) {
     EXPECT_EQ(plain->map_references[0].offset, 4u);
 }
 
+TEST(ElfCore, CoreRelocationsAreCountedNotApplied) {
+    ElfObject obj = open_object("core.o");
+    EXPECT_EQ(obj.btf_summary().core_relo_count, 1u);
+    EXPECT_EQ(open_object("full.o").btf_summary().core_relo_count, 0u);
+    ASSERT_EQ(obj.programs().size(), 1u);
+    const ElfSection* sec = obj.find_section("xdp");
+    ASSERT_NE(sec, nullptr);
+    EXPECT_EQ(obj.programs()[0].insns, insns_from_bytes(sec->data)); // as compiled: offset 12 of ingress_ifindex
+    EXPECT_EQ(obj.programs()[0].insns[0].off, 12);
+}
+
 // ---- Section names, legacy maps -------------------------------------------------
 
 TEST(ElfSections, ProgramTypesFromSectionNames) {

@@ -141,6 +141,7 @@ TEST(ElfLibbpf, FullObjectMatchesLibbpfOpen) { compare_with_libbpf("full.o"); }
 TEST(ElfLibbpf, SectionsObjectMatchesLibbpfOpen) { compare_with_libbpf("sections.o"); }
 TEST(ElfLibbpf, SmallObjectMatchesLibbpfOpen) { compare_with_libbpf("bad.o"); }
 TEST(ElfLibbpf, CallbacksObjectMatchesLibbpfOpen) { compare_with_libbpf("callbacks.o"); }
+TEST(ElfLibbpf, CoreObjectMatchesLibbpfOpen) { compare_with_libbpf("core.o"); }
 
 TEST(ElfLibbpf, LegacyMapsAreRefusedByLibbpfButRead) {
     LibbpfObject theirs(object_path("legacy.o"));
@@ -195,3 +196,4 @@ void compare_relocated(const std::string& name) {
 
 TEST(ElfLibbpf, FullObjectRelocatedAsLibbpfRelocates) { compare_relocated("full.o"); }
 TEST(ElfLibbpf, CallbacksObjectRelocatedAsLibbpfRelocates) { compare_relocated("callbacks.o"); }
+TEST(ElfLibbpf, CoreObjectRelocatedAsLibbpfRelocates) { compare_relocated("core.o"); }
