@@ -326,6 +326,13 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec_in, const MapOption
         close(fd);
         return make_error(fmt::format("ENOMEM: map '{}': {} bytes: {}", spec.name, file_size, strerror(e)));
     }
+    // Take the memory now, as Linux allocates a map's memory when it creates it:
+    // a full tmpfs is then an error here, not a SIGBUS when a program writes.
+    if (int e = posix_fallocate(fd, 0, off_t(file_size)); e != 0 && e != EOPNOTSUPP && e != EINVAL) {
+        close(fd);
+        return make_error(fmt::format("ENOMEM: map '{}': cannot reserve {} bytes under {}: {}", spec.name, file_size,
+                                      root, strerror(e)));
+    }
     uint64_t ring = ring_data_size(spec.type, spec.max_entries);
     auto area = map_file(fd, file_size, ring, fmt::format("map '{}'", spec.name));
     if (!area) {

@@ -184,7 +184,9 @@ TEST(LruHashMap, ConcurrentInsertsNeverFailOrExceedCapacity) {
                 uint32_t k = uint32_t(t) << 20 | i;
                 uint64_t v = k;
                 if (m->update(&k, &v, BPF_ANY) != 0) errors++;
-                if (auto* p = static_cast<uint64_t*>(m->lookup(&k)); p && *p != k) errors++;
+                // The element may be evicted and reused at once by another thread
+                // (as in Linux), so the value behind the pointer is not checked.
+                (void)m->lookup(&k);
             }
         });
     for (auto& t : ts) t.join();
