@@ -320,6 +320,13 @@ BPFVM_HELPER(strtoul);
 BPFVM_HELPER(csum_diff);
 BPFVM_HELPER(spin_lock);
 BPFVM_HELPER(spin_unlock);
+BPFVM_HELPER(dynptr_from_mem);
+BPFVM_HELPER(dynptr_read);
+BPFVM_HELPER(dynptr_write);
+BPFVM_HELPER(dynptr_data);
+BPFVM_HELPER(ringbuf_reserve_dynptr);
+BPFVM_HELPER(ringbuf_submit_dynptr);
+BPFVM_HELPER(ringbuf_discard_dynptr);
 #undef BPFVM_HELPER
 } // namespace helpers
 

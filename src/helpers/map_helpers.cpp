@@ -7,6 +7,7 @@
 
 #include "bpfvm/helpers.h"
 #include "bpfvm/map.h"
+#include "internal.h"
 
 namespace bpfvm {
 namespace {
@@ -177,7 +178,8 @@ uint64_t ringbuf_reserve(uint64_t map, uint64_t size, uint64_t flags, uint64_t, 
     return reinterpret_cast<uint64_t>(rec);
 }
 
-namespace {
+} // namespace helpers
+
 // Checked mode: a record the program releases must be one reserve handed out
 // (its region), which the release takes back. Fast mode: trusted.
 bool take_back_record(ExecContext* ctx, uint64_t rec) {
@@ -191,7 +193,8 @@ bool take_back_record(ExecContext* ctx, uint64_t rec) {
     }
     return false;
 }
-} // namespace
+
+namespace helpers {
 
 uint64_t ringbuf_submit(uint64_t data, uint64_t flags, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
     if (!take_back_record(ctx, data)) return ret(-EINVAL);

@@ -49,6 +49,13 @@ const HelperTable& runtime_helpers() {
         add(BPF_FUNC_trace_vprintk, helpers::trace_vprintk);
         add(BPF_FUNC_loop, helpers::loop);
         add(BPF_FUNC_strncmp, helpers::strncmp);
+        add(BPF_FUNC_dynptr_from_mem, helpers::dynptr_from_mem);
+        add(BPF_FUNC_ringbuf_reserve_dynptr, helpers::ringbuf_reserve_dynptr);
+        add(BPF_FUNC_ringbuf_submit_dynptr, helpers::ringbuf_submit_dynptr);
+        add(BPF_FUNC_ringbuf_discard_dynptr, helpers::ringbuf_discard_dynptr);
+        add(BPF_FUNC_dynptr_read, helpers::dynptr_read);
+        add(BPF_FUNC_dynptr_write, helpers::dynptr_write);
+        add(BPF_FUNC_dynptr_data, helpers::dynptr_data);
         add(BPF_FUNC_map_lookup_percpu_elem, helpers::map_lookup_percpu_elem);
         add(BPF_FUNC_ktime_get_tai_ns, helpers::ktime_get_tai_ns);
         return t;
