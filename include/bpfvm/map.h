@@ -198,7 +198,7 @@ public:
     // BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS; 0 otherwise.
     virtual uint64_t ringbuf_query(uint64_t flags);
     // perf_event_array: bpf_perf_event_output. flags: BPF_F_INDEX_MASK index or
-    // BPF_F_CURRENT_CPU (the calling thread's slot). -ENOENT if no reader enabled
+    // BPF_F_CURRENT_CPU (entry current_cpu() % max_entries). -ENOENT if no reader enabled
     // that slot, -E2BIG index >= max_entries, -ENOSPC buffer full (counted lost).
     virtual long perf_event_output(uint64_t flags, const void* data, uint64_t size);
 

@@ -78,7 +78,8 @@ public:
     long perf_event_output(uint64_t flags, const void* data, uint64_t size) override {
         if (flags & ~uint64_t(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) return -EINVAL;
         uint64_t index = flags & BPF_F_INDEX_MASK;
-        if (index == BPF_F_CURRENT_CPU) index = current_cpu();
+        // The calling thread's slot, as per-CPU maps choose theirs.
+        if (index == BPF_F_CURRENT_CPU) index = cpu_slot(spec_.max_entries);
         if (index >= spec_.max_entries) return -E2BIG;
         PerfSlot* s = slot(uint32_t(index));
         if (!s->enabled.load(std::memory_order_acquire)) return -ENOENT;

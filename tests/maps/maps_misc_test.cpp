@@ -157,6 +157,15 @@ TEST(PerfEventArrayMap, OutputToEnabledSlotsAndLost) {
         [&](uint32_t cpu, uint64_t n) { lost.emplace_back(cpu, n); });
     ASSERT_TRUE(reader) << reader.error().message;
     EXPECT_EQ(m->perf_event_output(1, &data, 4), 0);
+    EXPECT_EQ((*reader)->consume(), 1);
+    samples.clear();
+    uint32_t mine = current_cpu() % 2;
+    EXPECT_EQ(m->perf_event_output(BPF_F_CURRENT_CPU, &data, 4), 0);
+    EXPECT_EQ((*reader)->consume(), 1);
+    ASSERT_EQ(samples.size(), 1u);
+    EXPECT_EQ(samples[0].first, mine);
+    samples.clear();
+    EXPECT_EQ(m->perf_event_output(1, &data, 4), 0);
     data = 6;
     EXPECT_EQ(m->perf_event_output(0, &data, 4), 0);
     int ok = 0;
