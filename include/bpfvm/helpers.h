@@ -125,11 +125,9 @@ const HelperTable& runtime_helpers();
 // ---------------------------------------------------------------------------
 // Calling back into the running program (bpf_loop, bpf_for_each_map_elem).
 //
-// A callback is the value an `lddw src=4` (BPF_PSEUDO_FUNC) loaded. Calling it
-// needs the engine that runs the program: the engine provides a FunctionCaller
-// through ExecContext (see docs/helpers.md, "What the engines provide"). Until
-// the engines do, a caller can be installed for the calling thread (tests use
-// this with a fake).
+// A callback is the value an `lddw src=4` (BPF_PSEUDO_FUNC) loaded; the engines
+// call it (ExecContext::call_function). For tests without an engine, a caller
+// can be installed for the calling thread.
 using FunctionCaller = uint64_t (*)(ExecContext* ctx, uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3,
                                     uint64_t r4, uint64_t r5);
 
@@ -145,22 +143,29 @@ private:
     FunctionCaller previous_;
 };
 
-// The caller for this run: the engine's if it provides one, else the thread's
-// installed one, else nullptr (then bpf_loop and bpf_for_each_map_elem return
-// -EOPNOTSUPP).
+// The caller for this run: the engine's (ExecContext::call_function_fn) if it
+// set one, else the thread's installed one, else nullptr.
 FunctionCaller function_caller(ExecContext* ctx);
 
 // ---------------------------------------------------------------------------
 // Checked mode: what helpers may touch.
 
 // Whether the program may hand [addr, addr+size) to a helper (write: for the
-// helper to write). Fast mode, or size 0: true. Checked mode: the engine's
-// check when it provides one (stack and regions); without it, only memory in a
-// region can be checked and anything else (the stack) is allowed.
+// helper to write): ExecContext::may_access, the engines' rule (the program's
+// stack or a region; a writable one for a write). Fast mode, or size 0: true.
 bool program_may_access(ExecContext* ctx, uint64_t addr, uint64_t size, bool write);
 
-// Checked mode: makes [addr, addr+size) accessible to the program, unless a
-// region already covers it. False if the region table is full. Fast mode: true.
+// The same for an argument of helper `helper` ("probe_read"): when the program
+// may not, the run fails (ExecContext::fail) with
+// "bpf_probe_read: dst (16 bytes at 0x...) is not memory the program may write"
+// and the result is false.
+bool check_argument(ExecContext* ctx, std::string_view helper, std::string_view what, uint64_t addr, uint64_t size,
+                    bool write);
+
+// Checked mode: makes [addr, addr+size) accessible to the program for the
+// rest of the run, unless a region already covers it. When the run's region
+// table is full the run fails (naming `name`) and the result is false. Fast
+// mode: true.
 bool expose_to_program(ExecContext* ctx, uint64_t addr, uint64_t size, bool writable, std::string_view name);
 
 // Region names helpers use (ExecContext regions; also in fault messages).

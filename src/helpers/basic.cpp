@@ -17,6 +17,10 @@
 #include "bpfvm/helpers.h"
 #include "bpfvm/map.h"
 
+// Checks an argument of the helper this is used in (its name is __func__);
+// the run fails when the program may not hand that memory over.
+#define ARG(what, size, write) check_argument(ctx, __func__, #what, what, size, write)
+
 namespace bpfvm {
 namespace {
 
@@ -30,15 +34,16 @@ uint64_t clock_ns(clockid_t id) {
 
 // ---- probe_read
 
-uint64_t probe_read_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx) {
+uint64_t probe_read_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx, std::string_view name) {
     const uint32_t n = static_cast<uint32_t>(size);
-    if (!program_may_access(ctx, dst, n, true)) return ret(-EFAULT);
+    if (!check_argument(ctx, name, "dst", dst, n, true)) return ret(-EFAULT);
     return ret(read_memory(reinterpret_cast<void*>(dst), src, n));
 }
 
-uint64_t probe_read_str_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx) {
+uint64_t probe_read_str_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx,
+                               std::string_view name) {
     const uint32_t n = static_cast<uint32_t>(size);
-    if (!program_may_access(ctx, dst, n, true)) return ret(-EFAULT);
+    if (!check_argument(ctx, name, "dst", dst, n, true)) return ret(-EFAULT);
     return ret(read_string(reinterpret_cast<char*>(dst), src, n));
 }
 
@@ -174,22 +179,22 @@ long csum_diff(const void* from, uint32_t from_size, const void* to, uint32_t to
 namespace helpers {
 
 uint64_t probe_read(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx);
+    return probe_read_common(dst, size, src, ctx, __func__);
 }
 uint64_t probe_read_user(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx);
+    return probe_read_common(dst, size, src, ctx, __func__);
 }
 uint64_t probe_read_kernel(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx);
+    return probe_read_common(dst, size, src, ctx, __func__);
 }
 uint64_t probe_read_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_str_common(dst, size, src, ctx);
+    return probe_read_str_common(dst, size, src, ctx, __func__);
 }
 uint64_t probe_read_user_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_str_common(dst, size, src, ctx);
+    return probe_read_str_common(dst, size, src, ctx, __func__);
 }
 uint64_t probe_read_kernel_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_str_common(dst, size, src, ctx);
+    return probe_read_str_common(dst, size, src, ctx, __func__);
 }
 
 uint64_t ktime_get_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
@@ -253,7 +258,7 @@ uint64_t get_current_uid_gid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, E
 }
 uint64_t get_current_comm(uint64_t buf, uint64_t size, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(size);
-    if (n == 0 || !buf || !program_may_access(ctx, buf, n, true)) return ret(-EINVAL);
+    if (n == 0 || !buf || !ARG(buf, n, true)) return ret(-EINVAL);
     char comm[17] = {};
     prctl(PR_GET_NAME, comm, 0, 0, 0);
     auto* out = reinterpret_cast<char*>(buf);
@@ -264,13 +269,13 @@ uint64_t get_current_comm(uint64_t buf, uint64_t size, uint64_t, uint64_t, uint6
 }
 
 uint64_t copy_from_user(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx);
+    return probe_read_common(dst, size, src, ctx, __func__);
 }
 
 uint64_t get_ns_current_pid_tgid(uint64_t dev, uint64_t ino, uint64_t nsdata, uint64_t size, uint64_t,
                                  ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(size);
-    if (!nsdata || !program_may_access(ctx, nsdata, n, true)) return ret(-EINVAL);
+    if (!nsdata || !ARG(nsdata, n, true)) return ret(-EINVAL);
     struct stat st{};
     auto* out = reinterpret_cast<uint32_t*>(nsdata);
     // struct bpf_pidns_info { u32 pid; u32 tgid; }, for the pid namespace (dev, ino) names.
@@ -298,7 +303,7 @@ uint64_t get_current_cgroup_id(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
 
 uint64_t trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t a1, uint64_t a2, uint64_t a3, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(fmt_size);
-    if (n == 0 || !program_may_access(ctx, fmt, n, false)) return ret(-EINVAL);
+    if (n == 0 || !ARG(fmt, n, false)) return ret(-EINVAL);
     std::string copy;
     if (long e = copy_format(copy, fmt, n)) return ret(e);
     const uint64_t args[FormatLimits::kMaxTracePrintkArgs] = {a1, a2, a3};
@@ -314,7 +319,7 @@ uint64_t trace_vprintk(uint64_t fmt, uint64_t fmt_size, uint64_t data, uint64_t 
                        ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(fmt_size), dl = static_cast<uint32_t>(data_len);
     if (dl % 8 || dl > FormatLimits::kMaxArgs * 8 || (dl && !data)) return ret(-EINVAL);
-    if (n == 0 || !program_may_access(ctx, fmt, n, false) || !program_may_access(ctx, data, dl, false))
+    if (n == 0 || !ARG(fmt, n, false) || !ARG(data, dl, false))
         return ret(-EINVAL);
     std::string copy;
     if (long e = copy_format(copy, fmt, n)) return ret(e);
@@ -331,7 +336,7 @@ uint64_t snprintf(uint64_t str, uint64_t str_size, uint64_t fmt, uint64_t data, 
                   ExecContext* ctx) {
     const uint32_t size = static_cast<uint32_t>(str_size), dl = static_cast<uint32_t>(data_len);
     if (dl % 8 || dl > FormatLimits::kMaxArgs * 8 || (dl && !data)) return ret(-EINVAL);
-    if ((size && !str) || !program_may_access(ctx, str, size, true) || !program_may_access(ctx, data, dl, false))
+    if ((size && !str) || !ARG(str, size, true) || !ARG(data, dl, false))
         return ret(-EFAULT);
     // The format: a zero-terminated string (Linux's verifier proves it is one).
     std::string copy;
@@ -345,7 +350,7 @@ uint64_t snprintf(uint64_t str, uint64_t str_size, uint64_t fmt, uint64_t data, 
             break;
         }
     }
-    if (!program_may_access(ctx, fmt, copy.size(), false)) return ret(-EFAULT);
+    if (!ARG(fmt, copy.size(), false)) return ret(-EFAULT);
     uint64_t args[FormatLimits::kMaxArgs] = {};
     if (read_memory(args, data, dl) < 0) return ret(-EFAULT);
     std::string out;
@@ -361,7 +366,7 @@ uint64_t snprintf(uint64_t str, uint64_t str_size, uint64_t fmt, uint64_t data, 
 
 uint64_t strncmp(uint64_t s1, uint64_t s1_size, uint64_t s2, uint64_t, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(s1_size);
-    if (!program_may_access(ctx, s1, n, false)) return ret(-EFAULT);
+    if (!ARG(s1, n, false)) return ret(-EFAULT);
     const auto* a = reinterpret_cast<const unsigned char*>(s1);
     // s2 is read fault-safe, a piece at a time, never past its zero.
     char piece[257];
@@ -380,8 +385,8 @@ uint64_t strncmp(uint64_t s1, uint64_t s1_size, uint64_t s2, uint64_t, uint64_t,
 
 uint64_t strtol(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(buf_len);
-    if (!program_may_access(ctx, buf, n, false)) return ret(-EFAULT);
-    if (!res || !program_may_access(ctx, res, 8, true)) return ret(-EINVAL);
+    if (!ARG(buf, n, false)) return ret(-EFAULT);
+    if (!res || !ARG(res, 8, true)) return ret(-EINVAL);
     unsigned long long v = 0;
     bool negative = false;
     long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
@@ -400,8 +405,8 @@ uint64_t strtol(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, ui
 
 uint64_t strtoul(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(buf_len);
-    if (!program_may_access(ctx, buf, n, false)) return ret(-EFAULT);
-    if (!res || !program_may_access(ctx, res, 8, true)) return ret(-EINVAL);
+    if (!ARG(buf, n, false)) return ret(-EFAULT);
+    if (!res || !ARG(res, 8, true)) return ret(-EINVAL);
     unsigned long long v = 0;
     bool negative = false;
     long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
@@ -415,18 +420,18 @@ uint64_t csum_diff(uint64_t from, uint64_t from_size, uint64_t to, uint64_t to_s
                    ExecContext* ctx) {
     const uint32_t fs = static_cast<uint32_t>(from_size), ts = static_cast<uint32_t>(to_size);
     if ((fs && !from) || (ts && !to)) return ret(-EINVAL);
-    if (!program_may_access(ctx, from, fs, false) || !program_may_access(ctx, to, ts, false)) return ret(-EFAULT);
+    if (!ARG(from, fs, false) || !ARG(to, ts, false)) return ret(-EFAULT);
     return ret(bpfvm::csum_diff(reinterpret_cast<const void*>(from), fs, reinterpret_cast<const void*>(to), ts,
                                 static_cast<uint32_t>(seed)));
 }
 
 uint64_t spin_lock(uint64_t lock, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
-    if (!lock || lock % 4 || !program_may_access(ctx, lock, 4, true)) return ret(-EINVAL);
+    if (!lock || lock % 4 || !ARG(lock, 4, true)) return ret(-EINVAL);
     bpfvm::spin_lock(reinterpret_cast<void*>(lock));
     return 0;
 }
 uint64_t spin_unlock(uint64_t lock, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
-    if (!lock || lock % 4 || !program_may_access(ctx, lock, 4, true)) return ret(-EINVAL);
+    if (!lock || lock % 4 || !ARG(lock, 4, true)) return ret(-EINVAL);
     bpfvm::spin_unlock(reinterpret_cast<void*>(lock));
     return 0;
 }

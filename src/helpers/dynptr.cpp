@@ -8,6 +8,10 @@
 #include "bpfvm/map.h"
 #include "internal.h"
 
+// Checks an argument of the helper this is used in (its name is __func__);
+// the run fails when the program may not hand that memory over.
+#define ARG(what, size, write) check_argument(ctx, __func__, #what, what, size, write)
+
 namespace bpfvm {
 namespace {
 
@@ -43,11 +47,11 @@ namespace helpers {
 
 uint64_t dynptr_from_mem(uint64_t data, uint64_t size, uint64_t flags, uint64_t ptr, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(size);
-    if (!ptr || !program_may_access(ctx, ptr, sizeof(Dynptr), true)) return ret(-EINVAL);
+    if (!ptr || !ARG(ptr, sizeof(Dynptr), true)) return ret(-EINVAL);
     Dynptr* d = as_dynptr(ptr);
     long err = n > kMaxSize ? -E2BIG : flags ? -EINVAL : 0;
     // The memory must be the program's to read and write (checked mode).
-    if (!err && !program_may_access(ctx, data, n, true)) err = -EINVAL;
+    if (!err && !ARG(data, n, true)) err = -EINVAL;
     if (err) {
         set_null(d);
         return ret(err);
@@ -58,41 +62,41 @@ uint64_t dynptr_from_mem(uint64_t data, uint64_t size, uint64_t flags, uint64_t 
 
 uint64_t dynptr_read(uint64_t dst, uint64_t len, uint64_t src, uint64_t offset, uint64_t flags, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(len), off = static_cast<uint32_t>(offset);
-    if (!src || !program_may_access(ctx, src, sizeof(Dynptr), false)) return ret(-EINVAL);
+    if (!src || !ARG(src, sizeof(Dynptr), false)) return ret(-EINVAL);
     const Dynptr* d = as_dynptr(src);
     if (!d->data || flags) return ret(-EINVAL);
     if (long err = check_off_len(d, off, n)) return ret(err);
     const uint64_t from = d->data + d->offset + off;
-    if (!program_may_access(ctx, dst, n, true) || !program_may_access(ctx, from, n, false)) return ret(-EFAULT);
+    if (!ARG(dst, n, true) || !ARG(from, n, false)) return ret(-EFAULT);
     std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(from), n);
     return 0;
 }
 
 uint64_t dynptr_write(uint64_t dst, uint64_t offset, uint64_t src, uint64_t len, uint64_t flags, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(len), off = static_cast<uint32_t>(offset);
-    if (!dst || !program_may_access(ctx, dst, sizeof(Dynptr), false)) return ret(-EINVAL);
+    if (!dst || !ARG(dst, sizeof(Dynptr), false)) return ret(-EINVAL);
     const Dynptr* d = as_dynptr(dst);
     if (!d->data || flags || (d->size & kReadOnly)) return ret(-EINVAL);
     if (long err = check_off_len(d, off, n)) return ret(err);
     const uint64_t to = d->data + d->offset + off;
-    if (!program_may_access(ctx, to, n, true) || !program_may_access(ctx, src, n, false)) return ret(-EFAULT);
+    if (!ARG(to, n, true) || !ARG(src, n, false)) return ret(-EFAULT);
     std::memmove(reinterpret_cast<void*>(to), reinterpret_cast<const void*>(src), n);
     return 0;
 }
 
 uint64_t dynptr_data(uint64_t ptr, uint64_t offset, uint64_t len, uint64_t, uint64_t, ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(len), off = static_cast<uint32_t>(offset);
-    if (!ptr || !program_may_access(ctx, ptr, sizeof(Dynptr), false)) return 0;
+    if (!ptr || !ARG(ptr, sizeof(Dynptr), false)) return 0;
     const Dynptr* d = as_dynptr(ptr);
     if (!d->data || check_off_len(d, off, n) || (d->size & kReadOnly)) return 0;
     const uint64_t p = d->data + d->offset + off;
-    return program_may_access(ctx, p, n, true) ? p : 0;
+    return ARG(p, n, true) ? p : 0;
 }
 
 uint64_t ringbuf_reserve_dynptr(uint64_t map, uint64_t size, uint64_t flags, uint64_t ptr, uint64_t,
                                 ExecContext* ctx) {
     const uint32_t n = static_cast<uint32_t>(size);
-    if (!ptr || !program_may_access(ctx, ptr, sizeof(Dynptr), true)) return ret(-EINVAL);
+    if (!ptr || !ARG(ptr, sizeof(Dynptr), true)) return ret(-EINVAL);
     Dynptr* d = as_dynptr(ptr);
     Map* m = reinterpret_cast<Map*>(map);
     long err = flags ? -EINVAL : n > kMaxSize ? -E2BIG : !m ? -EINVAL : 0;
@@ -112,10 +116,11 @@ uint64_t ringbuf_reserve_dynptr(uint64_t map, uint64_t size, uint64_t flags, uin
 
 namespace {
 uint64_t release_dynptr(uint64_t ptr, uint64_t flags, ExecContext* ctx, bool discard) {
-    if (!ptr || !program_may_access(ctx, ptr, sizeof(Dynptr), true)) return ret(-EINVAL);
+    const char* name = discard ? "ringbuf_discard_dynptr" : "ringbuf_submit_dynptr";
+    if (!ptr || !check_argument(ctx, name, "ptr", ptr, sizeof(Dynptr), true)) return ret(-EINVAL);
     Dynptr* d = as_dynptr(ptr);
     if (!d->data) return 0;
-    if (((d->size >> kTypeShift) & 7) != kTypeRingbuf || !take_back_record(ctx, d->data)) return ret(-EINVAL);
+    if (((d->size >> kTypeShift) & 7) != kTypeRingbuf || !take_back_record(ctx, d->data, name)) return ret(-EINVAL);
     if (discard) Map::ringbuf_discard(reinterpret_cast<void*>(d->data), flags);
     else Map::ringbuf_submit(reinterpret_cast<void*>(d->data), flags);
     set_null(d);

@@ -2,12 +2,17 @@
 // buffers, perf output, and the callback helpers (bpf_for_each_map_elem,
 // bpf_loop). The program passes maps as the Map* an `lddw src=1` loaded.
 #include <cerrno>
-#include <concepts>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "bpfvm/helpers.h"
 #include "bpfvm/map.h"
 #include "internal.h"
+
+// Checks an argument of the helper this is used in (its name is __func__);
+// the run fails when the program may not hand that memory over.
+#define ARG(what, size, write) check_argument(ctx, __func__, #what, what, size, write)
 
 namespace bpfvm {
 namespace {
@@ -41,16 +46,13 @@ void* hand_out_value(ExecContext* ctx, Map* m, void* value) {
     return value;
 }
 
-// The engine tells helpers that a callback stopped the run (a fault, the
-// budget): then the iteration ends at once (docs/helpers.md).
-template <typename C>
-concept EngineReportsStop = requires(C* c) {
-    { c->stopped } -> std::convertible_to<bool>;
-};
-template <typename C> bool run_stopped(C* ctx) {
-    if constexpr (EngineReportsStop<C>) return ctx && ctx->stopped;
-    (void)ctx;
-    return false;
+// A callback stopped the run (a fault, the budget): the helper returns at once.
+bool run_stopped(const ExecContext* ctx) { return ctx && ctx->stop != ExecContext::kRunning; }
+
+// Without an engine's caller: the program cannot have a function to call back
+// (Linux's verifier would refuse it), so the run fails as the engines do.
+uint64_t refuse_callback(ExecContext* ctx, uint64_t fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return ctx->refuse_callback(fn);
 }
 
 struct ForEachState {
@@ -91,7 +93,7 @@ namespace helpers {
 uint64_t map_lookup_elem(uint64_t map, uint64_t key, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
     Map* m = as_map(map);
     if (!m || wronly_prog(m)) return 0;
-    if (!program_may_access(ctx, key, m->key_size(), false)) return 0;
+    if (!ARG(key, m->key_size(), false)) return 0;
     return reinterpret_cast<uint64_t>(hand_out_value(ctx, m, m->lookup(as_ptr(key))));
 }
 
@@ -99,7 +101,7 @@ uint64_t map_update_elem(uint64_t map, uint64_t key, uint64_t value, uint64_t fl
     Map* m = as_map(map);
     if (!m) return ret(-EINVAL);
     if (rdonly_prog(m)) return ret(-EPERM);
-    if (!program_may_access(ctx, key, m->key_size(), false) || !program_may_access(ctx, value, m->value_size(), false))
+    if (!ARG(key, m->key_size(), false) || !ARG(value, m->value_size(), false))
         return ret(-EFAULT);
     return ret(m->update(as_ptr(key), as_ptr(value), flags));
 }
@@ -108,7 +110,7 @@ uint64_t map_delete_elem(uint64_t map, uint64_t key, uint64_t, uint64_t, uint64_
     Map* m = as_map(map);
     if (!m) return ret(-EINVAL);
     if (rdonly_prog(m)) return ret(-EPERM);
-    if (!program_may_access(ctx, key, m->key_size(), false)) return ret(-EFAULT);
+    if (!ARG(key, m->key_size(), false)) return ret(-EFAULT);
     return ret(m->erase(as_ptr(key)));
 }
 
@@ -116,7 +118,7 @@ uint64_t map_push_elem(uint64_t map, uint64_t value, uint64_t flags, uint64_t, u
     Map* m = as_map(map);
     if (!m) return ret(-EINVAL);
     if (rdonly_prog(m)) return ret(-EPERM);
-    if (!program_may_access(ctx, value, m->value_size(), false)) return ret(-EFAULT);
+    if (!ARG(value, m->value_size(), false)) return ret(-EFAULT);
     return ret(m->push(as_ptr(value), flags));
 }
 
@@ -124,7 +126,7 @@ uint64_t map_pop_elem(uint64_t map, uint64_t value, uint64_t, uint64_t, uint64_t
     Map* m = as_map(map);
     if (!m) return ret(-EINVAL);
     if (rdonly_prog(m)) return ret(-EPERM);
-    if (!program_may_access(ctx, value, m->value_size(), true)) return ret(-EFAULT);
+    if (!ARG(value, m->value_size(), true)) return ret(-EFAULT);
     return ret(m->pop(reinterpret_cast<void*>(value)));
 }
 
@@ -132,14 +134,14 @@ uint64_t map_peek_elem(uint64_t map, uint64_t value, uint64_t, uint64_t, uint64_
     Map* m = as_map(map);
     if (!m) return ret(-EINVAL);
     if (wronly_prog(m)) return ret(-EPERM);
-    if (!program_may_access(ctx, value, m->value_size(), true)) return ret(-EFAULT);
+    if (!ARG(value, m->value_size(), true)) return ret(-EFAULT);
     return ret(m->peek(reinterpret_cast<void*>(value)));
 }
 
 uint64_t map_lookup_percpu_elem(uint64_t map, uint64_t key, uint64_t cpu, uint64_t, uint64_t, ExecContext* ctx) {
     Map* m = as_map(map);
     if (!m || wronly_prog(m)) return 0;
-    if (!program_may_access(ctx, key, m->key_size(), false)) return 0;
+    if (!ARG(key, m->key_size(), false)) return 0;
     return reinterpret_cast<uint64_t>(hand_out_value(ctx, m, m->lookup_percpu(as_ptr(key), static_cast<uint32_t>(cpu))));
 }
 
@@ -148,8 +150,8 @@ uint64_t for_each_map_elem(uint64_t map, uint64_t fn, uint64_t callback_ctx, uin
     Map* m = as_map(map);
     if (!m || flags) return ret(-EINVAL);
     FunctionCaller call = function_caller(ctx);
-    if (!call) return ret(-EOPNOTSUPP);
-    ForEachState st{ctx, call, fn, callback_ctx, m};
+    if (!call && !ctx) return ret(-EOPNOTSUPP);
+    ForEachState st{ctx, call ? call : refuse_callback, fn, callback_ctx, m};
     return ret(m->for_each(for_each_trampoline, &st, 0));
 }
 
@@ -158,7 +160,8 @@ uint64_t loop(uint64_t nr_loops, uint64_t fn, uint64_t callback_ctx, uint64_t fl
     if (flags) return ret(-EINVAL);
     if (n > kMaxLoops) return ret(-E2BIG);
     FunctionCaller call = function_caller(ctx);
-    if (!call) return ret(-EOPNOTSUPP);
+    if (!call && !ctx) return ret(-EOPNOTSUPP);
+    if (!call) call = refuse_callback;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t r = call(ctx, fn, i, callback_ctx, 0, 0, 0);
         if (r || run_stopped(ctx)) return i + 1;
@@ -182,7 +185,7 @@ uint64_t ringbuf_reserve(uint64_t map, uint64_t size, uint64_t flags, uint64_t, 
 
 // Checked mode: a record the program releases must be one reserve handed out
 // (its region), which the release takes back. Fast mode: trusted.
-bool take_back_record(ExecContext* ctx, uint64_t rec) {
+bool take_back_record(ExecContext* ctx, uint64_t rec, std::string_view helper) {
     if (!ctx || !ctx->checked) return rec != 0;
     for (int i = 0; i < ctx->num_regions; i++) {
         if (ctx->regions[i].begin == rec && ctx->regions[i].name == kRingbufRecordRegion) {
@@ -191,19 +194,23 @@ bool take_back_record(ExecContext* ctx, uint64_t rec) {
             return true;
         }
     }
+    ctx->fail(Error{fmt::format("bpf_{}: 0x{:x} is not a ring buffer record bpf_ringbuf_reserve handed out in this "
+                                "run (or it was released already)",
+                                helper, rec),
+                    -1, 0, {}});
     return false;
 }
 
 namespace helpers {
 
 uint64_t ringbuf_submit(uint64_t data, uint64_t flags, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
-    if (!take_back_record(ctx, data)) return ret(-EINVAL);
+    if (!take_back_record(ctx, data, __func__)) return ret(-EINVAL);
     Map::ringbuf_submit(reinterpret_cast<void*>(data), flags);
     return 0;
 }
 
 uint64_t ringbuf_discard(uint64_t data, uint64_t flags, uint64_t, uint64_t, uint64_t, ExecContext* ctx) {
-    if (!take_back_record(ctx, data)) return ret(-EINVAL);
+    if (!take_back_record(ctx, data, __func__)) return ret(-EINVAL);
     Map::ringbuf_discard(reinterpret_cast<void*>(data), flags);
     return 0;
 }
@@ -211,7 +218,7 @@ uint64_t ringbuf_discard(uint64_t data, uint64_t flags, uint64_t, uint64_t, uint
 uint64_t ringbuf_output(uint64_t map, uint64_t data, uint64_t size, uint64_t flags, uint64_t, ExecContext* ctx) {
     Map* m = as_map(map);
     if (!m) return ret(-EINVAL);
-    if (!program_may_access(ctx, data, size, false)) return ret(-EFAULT);
+    if (!ARG(data, size, false)) return ret(-EFAULT);
     return ret(m->ringbuf_output(as_ptr(data), size, flags));
 }
 
@@ -224,7 +231,7 @@ uint64_t perf_event_output(uint64_t, uint64_t map, uint64_t flags, uint64_t data
     Map* m = as_map(map);
     if (!m || m->type() != BPF_MAP_TYPE_PERF_EVENT_ARRAY) return ret(-EINVAL);
     if (flags & ~BPF_F_INDEX_MASK) return ret(-EINVAL);
-    if (!program_may_access(ctx, data, size, false)) return ret(-EFAULT);
+    if (!ARG(data, size, false)) return ret(-EFAULT);
     return ret(m->perf_event_output(flags, as_ptr(data), size));
 }
 

@@ -7,9 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <concepts>
 #include <cstring>
 #include <optional>
+
+#include <fmt/format.h>
 
 #include "bpfvm/helpers.h"
 
@@ -66,41 +67,6 @@ bool read_raw(void* dst, uint64_t src, size_t n) {
 
 thread_local FunctionCaller t_function_caller = nullptr;
 
-// The engines will provide these in ExecContext (docs/helpers.md, "What the
-// engines provide"); until they do, the fallbacks below apply.
-template <typename C>
-concept EngineCallsFunctions = requires(C* c, uint64_t v) {
-    { c->call_function(c, v, v, v, v, v, v) } -> std::convertible_to<uint64_t>;
-};
-template <typename C>
-concept EngineChecksAccess = requires(C* c, uint64_t v, bool w) {
-    { c->check(v, v, w) } -> std::convertible_to<bool>;
-};
-// The same as a function pointer member: bool (*check)(const ExecContext*, addr, size, write).
-template <typename C>
-concept EngineChecksAccessThroughPointer = requires(C* c, uint64_t v, bool w) {
-    { c->check(c, v, v, w) } -> std::convertible_to<bool>;
-    { static_cast<bool>(c->check) };
-};
-
-template <typename C> FunctionCaller engine_caller(C* ctx) {
-    if constexpr (EngineCallsFunctions<C>) {
-        if (ctx && ctx->call_function) return ctx->call_function;
-    }
-    (void)ctx;
-    return nullptr;
-}
-
-template <typename C> std::optional<bool> engine_check(C* ctx, uint64_t addr, uint64_t size, bool write) {
-    if constexpr (EngineChecksAccess<C>) {
-        return ctx->check(addr, size, write);
-    } else if constexpr (EngineChecksAccessThroughPointer<C>) {
-        if (ctx->check) return ctx->check(ctx, addr, size, write);
-    }
-    (void)ctx, (void)addr, (void)size, (void)write;
-    return std::nullopt;
-}
-
 } // namespace
 
 long read_memory(void* dst, uint64_t src, size_t n) {
@@ -137,23 +103,23 @@ ScopedFunctionCaller::ScopedFunctionCaller(FunctionCaller caller) : previous_(t_
 ScopedFunctionCaller::~ScopedFunctionCaller() { t_function_caller = previous_; }
 
 FunctionCaller function_caller(ExecContext* ctx) {
-    if (FunctionCaller c = engine_caller(ctx)) return c;
+    if (ctx && ctx->call_function_fn) return ctx->call_function_fn;
     return t_function_caller;
 }
 
 bool program_may_access(ExecContext* ctx, uint64_t addr, uint64_t size, bool write) {
     if (!ctx || !ctx->checked || size == 0) return true;
     if (addr + size < addr) return false;
-    if (auto engine = engine_check(ctx, addr, size, write)) return *engine;
-    bool overlaps = false;
-    for (int i = 0; i < ctx->num_regions; i++) {
-        const MemoryRegion& r = ctx->regions[i];
-        if (addr >= r.begin && size <= r.size && addr - r.begin <= r.size - size) return !write || r.writable;
-        overlaps |= addr < r.begin + r.size && r.begin < addr + size;
-    }
-    // Without the engine's check the stack cannot be told from other memory:
-    // allowed, unless the range runs over a region's edge (docs/helpers.md).
-    return !overlaps;
+    return ctx->may_access(addr, size, write);
+}
+
+bool check_argument(ExecContext* ctx, std::string_view helper, std::string_view what, uint64_t addr, uint64_t size,
+                    bool write) {
+    if (program_may_access(ctx, addr, size, write)) return true;
+    ctx->fail(Error{fmt::format("bpf_{}: {} ({} byte{} at 0x{:x}) is not memory the program may {}", helper, what, size,
+                                size == 1 ? "" : "s", addr, write ? "write" : "read"),
+                    -1, 0, {}});
+    return false;
 }
 
 bool expose_to_program(ExecContext* ctx, uint64_t addr, uint64_t size, bool writable, std::string_view name) {
@@ -163,7 +129,11 @@ bool expose_to_program(ExecContext* ctx, uint64_t addr, uint64_t size, bool writ
         if (addr >= r.begin && size <= r.size && addr - r.begin <= r.size - size && (r.writable || !writable))
             return true;
     }
-    return ctx->add_region(MemoryRegion{addr, size, writable, name});
+    if (ctx->add_region(MemoryRegion{addr, size, writable, name})) return true;
+    ctx->fail(Error{fmt::format("too many memory regions: a {} cannot be handed to the program, the run's {} are in use",
+                                name, ctx->capacity),
+                    -1, 0, {}});
+    return false;
 }
 
 } // namespace bpfvm

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "helper_testing.h"
 
 using namespace bpfvm;
@@ -96,26 +98,39 @@ TEST(DynptrChecked, ForgedDynptrsAreRefused) {
     CheckedContext c;
     alignas(8) uint8_t value[16] = {};
     ASSERT_TRUE(c->add_region(MemoryRegion{u(value), sizeof value, true, "map value"}));
-    // A dynptr claiming more bytes than the region has: reads past it are refused.
-    Dynptr d{u(value), 64 | (1u << 28), 0};
-    uint8_t out[8];
+    // A dynptr (on the program's stack) claiming more bytes than the region has.
+    Dynptr& d = *c.on_stack<Dynptr>();
+    d = Dynptr{u(value), 64 | (1u << 28), 0};
+    uint8_t* out = c.on_stack<uint8_t>(64);
     EXPECT_EQ(helpers::dynptr_read(u(out), 8, u(&d), 0, 0, c.get()), 0u);
+    EXPECT_EQ(c.error(), "");
     EXPECT_EQ(s(helpers::dynptr_read(u(out), 8, u(&d), 12, 0, c.get())), -EFAULT);
+    EXPECT_EQ(c.error(), fmt::format("bpf_dynptr_read: from (8 bytes at {:#x}) is not memory the program may read",
+                                     u(value) + 12));
     EXPECT_EQ(s(helpers::dynptr_write(u(&d), 12, u(out), 8, 0, c.get())), -EFAULT);
+    EXPECT_NE(c.error(), "");
     EXPECT_EQ(helpers::dynptr_data(u(&d), 12, 8, 0, 0, c.get()), 0u);
+    EXPECT_NE(c.error(), "");
     // A "ring buffer" dynptr whose record no reserve handed out.
-    Dynptr forged{u(value), 8 | (2u << 28), 0};
+    Dynptr& forged = *c.on_stack<Dynptr>(16);
+    forged = Dynptr{u(value), 8 | (2u << 28), 0};
     EXPECT_EQ(s(helpers::ringbuf_submit_dynptr(u(&forged), 0, 0, 0, 0, c.get())), -EINVAL);
+    EXPECT_NE(c.error().find("bpf_ringbuf_submit_dynptr: "), std::string::npos);
     // A local dynptr is not a ring buffer record.
     Dynptr local{u(value), 8 | (1u << 28), 0};
     EXPECT_EQ(s(helpers::ringbuf_discard_dynptr(u(&local), 0, 0, 0, 0, nullptr)), -EINVAL);
     // A reserved record is a region until submitted.
     auto rb = make_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
     ASSERT_TRUE(rb);
-    Dynptr r{};
+    Dynptr& r = *c.on_stack<Dynptr>(32);
     ASSERT_EQ(helpers::ringbuf_reserve_dynptr(u(rb.get()), 8, 0, u(&r), 0, c.get()), 0u);
     EXPECT_EQ(helpers::dynptr_write(u(&r), 0, u(out), 8, 0, c.get()), 0u);
     const int regions = c->num_regions;
     EXPECT_EQ(helpers::ringbuf_submit_dynptr(u(&r), 0, 0, 0, 0, c.get()), 0u);
     EXPECT_EQ(c->num_regions, regions - 1);
+    EXPECT_EQ(c.error(), "");
+    // The dynptr itself must be the program's memory.
+    Dynptr host{};
+    EXPECT_EQ(s(helpers::dynptr_from_mem(u(value), 8, 0, u(&host), 0, c.get())), -EINVAL);
+    EXPECT_NE(c.error().find("bpf_dynptr_from_mem: ptr (16 bytes at"), std::string::npos);
 }

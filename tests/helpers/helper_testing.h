@@ -23,15 +23,28 @@ namespace bpfvm::helpertest {
 inline uint64_t u(const void* p) { return reinterpret_cast<uint64_t>(p); }
 inline int64_t s(uint64_t v) { return static_cast<int64_t>(v); }
 
-// A checked-mode ExecContext with a region table, for calling helpers directly.
+// A checked-mode ExecContext with a region table and a stack (what the
+// engines set up), for calling helpers directly.
 struct CheckedContext {
     std::vector<MemoryRegion> table = std::vector<MemoryRegion>(ExecContext::kMaxRegions);
+    alignas(16) uint8_t stack[512] = {};
     ExecContext ctx;
     CheckedContext() {
         ctx.checked = true;
         ctx.regions = table.data();
         ctx.capacity = static_cast<int>(table.size());
+        ctx.stack_lo = reinterpret_cast<uint64_t>(stack);
+        ctx.stack_hi = reinterpret_cast<uint64_t>(stack + sizeof stack);
     }
+    ~CheckedContext() {
+        if (ctx.error) ctx.take_error();
+    }
+    // The error the run stopped with, or "" (and the context runs again).
+    std::string error() {
+        if (ctx.stop != ExecContext::kFailed) return "";
+        return ctx.take_error().message;
+    }
+    template <typename T> T* on_stack(size_t offset = 0) { return reinterpret_cast<T*>(stack + offset); }
     ExecContext* operator->() { return &ctx; }
     ExecContext* get() { return &ctx; }
 };
@@ -94,6 +107,13 @@ inline RunResult run_program(const std::string& text, const std::vector<Map*>& m
     };
     RunOptions ro;
     ro.checked = checked;
+    // Array values an lddw src=2 reaches (global data) are the program's, as
+    // the runtime hands them over.
+    for (Map* m : maps)
+        if (void* base = m ? m->value_base() : nullptr)
+            ro.regions.push_back(MemoryRegion{reinterpret_cast<uint64_t>(base),
+                                              ((uint64_t(m->value_size()) + 7) & ~uint64_t(7)) * m->max_entries(),
+                                              !(m->map_flags() & BPF_F_RDONLY_PROG), "map value"});
     Result<uint64_t> res = 0;
     if (engine == Engine::Jit) {
         JitOptions jo;

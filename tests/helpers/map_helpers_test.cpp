@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "helper_testing.h"
 
 using namespace bpfvm;
@@ -169,7 +171,8 @@ TEST(MapHelpersChecked, LookupsExposeValues) {
     auto arr = make_map(BPF_MAP_TYPE_ARRAY, 4, 12, 8);
     auto hash = make_map(BPF_MAP_TYPE_HASH, 4, 8, 8, BPF_F_RDONLY_PROG);
     ASSERT_TRUE(arr && hash);
-    uint32_t k = 3;
+    uint32_t& k = *c.on_stack<uint32_t>(); // keys come from the program's stack
+    k = 3;
     uint64_t v = 1;
     ASSERT_EQ(hash->sys_update(&k, &v, BPF_ANY), 0);
     uint64_t a = helpers::map_lookup_elem(u(arr.get()), u(&k), 0, 0, 0, c.get());
@@ -188,9 +191,26 @@ TEST(MapHelpersChecked, LookupsExposeValues) {
     EXPECT_FALSE(program_may_access(c.get(), h, 8, true)); // BPF_F_RDONLY_PROG
     EXPECT_FALSE(program_may_access(c.get(), h, 9, false));
     EXPECT_EQ(c->regions[1].name, kMapValueRegion);
+    EXPECT_EQ(c.error(), "");
 }
 
-TEST(MapHelpersChecked, AFullRegionTableGivesNull) {
+TEST(MapHelpersChecked, PointersMustBeTheProgramsMemory) {
+    CheckedContext c;
+    auto hash = make_map(BPF_MAP_TYPE_HASH, 4, 8, 8);
+    ASSERT_TRUE(hash);
+    uint32_t host_key = 1; // not on the program's stack, not in a region
+    EXPECT_EQ(helpers::map_lookup_elem(u(hash.get()), u(&host_key), 0, 0, 0, c.get()), 0u);
+    EXPECT_EQ(c.error(), fmt::format("bpf_map_lookup_elem: key (4 bytes at {:#x}) is not memory the program may read",
+                                     u(&host_key)));
+    uint64_t* value = c.on_stack<uint64_t>(8);
+    EXPECT_EQ(s(helpers::map_update_elem(u(hash.get()), u(c.on_stack<uint32_t>()), u(value), BPF_ANY, 0, c.get())), 0);
+    EXPECT_EQ(c.error(), "");
+    // Runs past the end of the stack.
+    EXPECT_EQ(s(helpers::map_pop_elem(u(hash.get()), u(c.stack + 508), 0, 0, 0, c.get())), -EFAULT);
+    EXPECT_NE(c.error().find("bpf_map_pop_elem: value (8 bytes at"), std::string::npos);
+}
+
+TEST(MapHelpersChecked, AFullRegionTableFailsTheRun) {
     CheckedContext c;
     auto hash = make_map(BPF_MAP_TYPE_HASH, 4, 8, 128);
     ASSERT_TRUE(hash);
@@ -199,9 +219,11 @@ TEST(MapHelpersChecked, AFullRegionTableGivesNull) {
         ASSERT_EQ(hash->sys_update(&k, &v, BPF_ANY), 0);
     }
     int found = 0;
-    for (uint32_t k = 0; k < 100; k++)
+    uint32_t& k = *c.on_stack<uint32_t>();
+    for (k = 0; k < 100 && c->stop == ExecContext::kRunning; k++)
         if (helpers::map_lookup_elem(u(hash.get()), u(&k), 0, 0, 0, c.get())) found++;
     EXPECT_EQ(found, ExecContext::kMaxRegions);
+    EXPECT_EQ(c.error(), "too many memory regions: a map value cannot be handed to the program, the run's 64 are in use");
 }
 
 TEST(MapHelpersChecked, RingbufRecordsAreRegionsUntilReleased) {
@@ -212,11 +234,15 @@ TEST(MapHelpersChecked, RingbufRecordsAreRegionsUntilReleased) {
     ASSERT_NE(rec, 0u);
     EXPECT_TRUE(program_may_access(c.get(), rec, 16, true));
     EXPECT_EQ(c->regions[0].name, kRingbufRecordRegion);
-    // Only a record reserve handed out may be released, and only once.
+    // Only a record reserve handed out may be released, and only once: else the run fails.
     EXPECT_EQ(s(helpers::ringbuf_submit(rec + 8, 0, 0, 0, 0, c.get())), -EINVAL);
+    EXPECT_EQ(c.error(), fmt::format("bpf_ringbuf_submit: {:#x} is not a ring buffer record bpf_ringbuf_reserve "
+                                     "handed out in this run (or it was released already)",
+                                     rec + 8));
     EXPECT_EQ(helpers::ringbuf_submit(rec, 0, 0, 0, 0, c.get()), 0u);
     EXPECT_EQ(c->num_regions, 0);
     EXPECT_EQ(s(helpers::ringbuf_discard(rec, 0, 0, 0, 0, c.get())), -EINVAL);
-    alignas(8) char stack_buf[16] = {};
-    EXPECT_EQ(s(helpers::ringbuf_submit(u(stack_buf), 0, 0, 0, 0, c.get())), -EINVAL);
+    EXPECT_NE(c.error().find("bpf_ringbuf_discard: "), std::string::npos);
+    EXPECT_EQ(s(helpers::ringbuf_submit(u(c.stack), 0, 0, 0, 0, c.get())), -EINVAL);
+    EXPECT_NE(c.error(), "");
 }

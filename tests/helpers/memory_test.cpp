@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "helper_testing.h"
 
 using namespace bpfvm;
@@ -116,6 +118,14 @@ TEST(CheckedMode, DestinationsMustBeWritableRegions) {
     const char src[] = "abcdefgh";
     EXPECT_EQ(s(helpers::probe_read(u(ro), 8, u(src), 0, 0, c.get())), -EFAULT);
     EXPECT_EQ(ro[0], 0);
+    // The run fails, naming the helper and the argument.
+    EXPECT_EQ(c.error(), fmt::format("bpf_probe_read: dst (8 bytes at {:#x}) is not memory the program may write", u(ro)));
+    EXPECT_EQ(s(helpers::probe_read(u(c.stack), 8, u(src), 0, 0, c.get())), 0); // the program's stack
+    EXPECT_EQ(c.error(), "");
+    char host[8];
+    EXPECT_EQ(s(helpers::probe_read_kernel_str(u(host), 8, u(src), 0, 0, c.get())), -EFAULT);
+    EXPECT_EQ(c.error(), fmt::format("bpf_probe_read_kernel_str: dst (8 bytes at {:#x}) is not memory the program may write",
+                                     u(host)));
     EXPECT_EQ(s(helpers::probe_read(u(rw), 8, u(src), 0, 0, c.get())), 0);
     EXPECT_EQ(s(helpers::probe_read(u(rw + 12), 8, u(src), 0, 0, c.get())), -EFAULT); // runs past the region
     EXPECT_EQ(s(helpers::probe_read_str(u(ro), 8, u(src), 0, 0, c.get())), -EFAULT);
@@ -123,6 +133,9 @@ TEST(CheckedMode, DestinationsMustBeWritableRegions) {
     EXPECT_FALSE(program_may_access(c.get(), u(ro), 16, true));
     EXPECT_FALSE(program_may_access(c.get(), u(ro) + 8, 9, false));
     EXPECT_TRUE(program_may_access(c.get(), u(ro), 0, true));          // nothing to touch
+    EXPECT_TRUE(program_may_access(c.get(), u(c.stack), 512, true));  // the stack
+    EXPECT_FALSE(program_may_access(c.get(), u(c.stack) + 8, 512, true));
+    EXPECT_FALSE(program_may_access(c.get(), u(host), 1, false));       // anything else
     EXPECT_FALSE(program_may_access(c.get(), ~0ull - 2, 8, false));    // wraps around
     ExecContext fast;
     EXPECT_TRUE(program_may_access(&fast, u(ro), 16, true)); // the fast mode checks nothing
