@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bpfvm/elf.h"
+#include "process.h"
 
 using namespace bpfvm;
 
@@ -481,6 +482,33 @@ TEST(ElfCore, CoreRelocationsAreCountedNotApplied) {
     ASSERT_NE(sec, nullptr);
     EXPECT_EQ(obj.programs()[0].insns, insns_from_bytes(sec->data)); // as compiled: offset 12 of ingress_ifindex
     EXPECT_EQ(obj.programs()[0].insns[0].off, 12);
+}
+
+TEST(ElfAssembly, SectionWithoutFunctionSymbolsIsOneProgram) {
+    if (std::string(ELF_TEST_LLVM_MC).empty()) GTEST_SKIP() << "llvm-mc not found";
+    bpfvm::testing::TempDir dir;
+    // A local call inside the section (no relocation): kept as assembled.
+    dir.write("a.s", "\t.section\tsec_a,\"ax\",@progbits\n\tcall inner\n\tr0 += 1\n\texit\n"
+                     "inner:\n\tr0 = 7\n\texit\n");
+    auto mc = bpfvm::testing::run_command(std::string(ELF_TEST_LLVM_MC) + " -triple bpf -filetype=obj " +
+                                          dir.file("a.s") + " -o " + dir.file("a.o"));
+    ASSERT_EQ(mc.exit_code, 0) << mc.err;
+    auto obj = ElfObject::open(dir.file("a.o"));
+    ASSERT_TRUE(obj) << obj.error().to_string();
+    ASSERT_EQ(obj->programs().size(), 1u);
+    const ElfProgram& p = obj->programs()[0];
+    EXPECT_EQ(p.name, "sec_a");
+    EXPECT_EQ(p.section, "sec_a");
+    EXPECT_EQ(p.prog_type, 0u);
+    ASSERT_EQ(p.insns.size(), 5u);
+    EXPECT_EQ(p.insns[0].imm, 2); // call inner: 0 + 2 + 1 = 3
+    EXPECT_TRUE(p.lines.empty());
+    EXPECT_EQ(p.line_at(0), nullptr);
+    auto by_section = obj->program("sec_a");
+    ASSERT_TRUE(by_section) << by_section.error().to_string();
+    EXPECT_EQ(by_section->insns, p.insns);
+    EXPECT_FALSE(obj->btf_summary().present);
+    EXPECT_EQ(obj->license(), "");
 }
 
 // ---- Section names, legacy maps -------------------------------------------------
