@@ -284,7 +284,117 @@ TEST(Programs, LoopCallsBackIntoTheProgram) {
     )";
     auto r = run_program(prog);
     ASSERT_TRUE(r.ok) << r.error;
-    if (r.r0 == static_cast<uint64_t>(-EOPNOTSUPP))
-        GTEST_SKIP() << "the interpreter does not provide ExecContext::call_function yet (docs/helpers.md)";
     EXPECT_EQ(r.r0, (45u << 8) | 10u);
+}
+
+TEST(Programs, LoopOnEveryEngine) {
+    expect_everywhere(R"(
+        *(u64 *)(r10 - 8) = 0
+        r1 = 10
+        r2 = func[pc+10] ll
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call 181
+        r6 = r0
+        r0 = *(u64 *)(r10 - 8)
+        r0 <<= 8
+        r0 |= r6
+        exit
+        r3 = *(u64 *)(r2 + 0)
+        r3 += r1
+        *(u64 *)(r2 + 0) = r3
+        r0 = 0
+        if r1 != 6 goto +1
+        r0 = 1
+        exit
+    )", (21u << 8) | 7u); // 0 + 1 + ... + 6, stopped after 7 iterations
+}
+
+TEST(Programs, ForEachMapElemSumsValues) {
+    auto map = make_map(BPF_MAP_TYPE_HASH, 4, 8, 16);
+    ASSERT_TRUE(map);
+    for (uint32_t k = 1; k <= 5; k++) {
+        uint64_t v = k;
+        ASSERT_EQ(map->sys_update(&k, &v, BPF_ANY), 0);
+    }
+    expect_everywhere(R"(
+        *(u64 *)(r10 - 8) = 0
+        r1 = map[fd:0] ll
+        r2 = func[pc+10] ll
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call 164
+        r6 = r0
+        r0 = *(u64 *)(r10 - 8)
+        r0 <<= 8
+        r0 |= r6
+        exit
+        r5 = *(u64 *)(r3 + 0)
+        r1 = *(u64 *)(r4 + 0)
+        r1 += r5
+        *(u64 *)(r4 + 0) = r1
+        r0 = 0
+        exit
+    )", (15u << 8) | 5u, {map.get()});
+}
+
+TEST(Programs, ACallbackFaultStopsTheRun) {
+    const std::string prog = R"(
+        r1 = 3
+        r2 = func[pc+6] ll
+        r3 = 0
+        r4 = 0
+        call 181
+        r0 = 7
+        exit
+        r0 = *(u64 *)(r2 + 0)
+        exit
+    )";
+    for (Engine engine : {Engine::Interpreter, Engine::Jit}) {
+        if (engine == Engine::Jit && !JitProgram::supported()) continue;
+        auto r = run_program(prog, {}, true, engine);
+        ASSERT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("invalid read of 8 bytes at 0x0"), std::string::npos) << r.error;
+    }
+}
+
+TEST(Programs, ALoopWithoutAFunctionFailsTheRun) {
+    auto r = run_program(R"(
+        r1 = 3
+        r2 = 12345
+        r3 = 0
+        r4 = 0
+        call 181
+        exit
+    )", {}, true);
+    ASSERT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("callback 0x3039 is not a function of the program"), std::string::npos) << r.error;
+    // Zero iterations call nothing: no error.
+    auto none = run_program("r1 = 0\nr2 = 12345\nr3 = 0\nr4 = 0\ncall 181\nexit", {}, true);
+    ASSERT_TRUE(none.ok) << none.error;
+    EXPECT_EQ(none.r0, 0u);
+}
+
+TEST(Programs, CheckedRunsRefuseHostPointers) {
+    static uint64_t host = 0;
+    const std::string prog = fmt::format(R"(
+        r1 = {:#x} ll
+        r2 = 8
+        r3 = r10
+        r3 += -8
+        *(u64 *)(r10 - 8) = 1
+        call 4
+        exit
+    )", u(&host));
+    auto fast = run_program(prog);
+    ASSERT_TRUE(fast.ok) << fast.error; // the fast mode trusts the program
+    EXPECT_EQ(host, 1u);
+    auto r = run_program(prog, {}, true);
+    ASSERT_FALSE(r.ok);
+    EXPECT_NE(r.error.find(fmt::format("bpf_probe_read: dst (8 bytes at {:#x}) is not memory the program may write",
+                                       u(&host))),
+              std::string::npos)
+        << r.error;
 }
