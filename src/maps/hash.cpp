@@ -69,6 +69,29 @@ void HashMap::attach(bool fresh) {
     }
 }
 
+std::string HashMap::check_storage() const {
+    if (state_->n_buckets != n_buckets_ || state_->n_elems != n_elems_) return "hash geometry differs from the header";
+    if (state_->free_tail - state_->free_head > n_elems_) return "free list cursors out of range";
+    if (state_->count.load() > spec_.max_entries) return "element count above max_entries";
+    // Every chain: indices in range, ends at its own bucket's marker, no cycle.
+    uint64_t seen = 0;
+    for (uint32_t b = 0; b < n_buckets_; b++) {
+        uint32_t n = buckets_[b].head.load(std::memory_order_relaxed);
+        uint64_t steps = 0;
+        while (!(n & kNulls)) {
+            if (n >= n_elems_) return "bucket " + std::to_string(b) + ": element index out of range";
+            if (++steps > n_elems_) return "bucket " + std::to_string(b) + ": chain loops";
+            n = elem(n)->next.load(std::memory_order_relaxed);
+        }
+        if ((n & ~kNulls) != b) return "bucket " + std::to_string(b) + ": chain ends in another bucket";
+        seen += steps;
+    }
+    if (seen > n_elems_) return "more chained elements than elements";
+    for (uint64_t i = state_->free_head; i != state_->free_tail; i++)
+        if (ring_[i % n_elems_] >= n_elems_) return "free list: element index out of range";
+    return {};
+}
+
 HashElem* HashMap::find(const void* key, uint32_t h) const {
     uint32_t bi = h & (n_buckets_ - 1);
     const HashBucket& b = buckets_[bi];

@@ -59,6 +59,7 @@ HashGeometry hash_geometry(const MapSpec& spec, uint32_t nr_cpus);
 class HashMap : public MapImpl {
 public:
     void attach(bool fresh) override;
+    std::string check_storage() const override;
 
     void* lookup(const void* key) override;
     void* lookup_percpu(const void* key, uint32_t cpu) override;

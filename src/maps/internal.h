@@ -136,6 +136,9 @@ uint64_t perf_storage(const MapSpec& spec, uint32_t buffer_size);
 class MapImpl : public Map {
 public:
     virtual void attach(bool fresh) = 0;
+    // After attach(false) on a pinned file: what is wrong with the storage
+    // (indices out of range, positions that cannot be), or "" if usable.
+    virtual std::string check_storage() const { return {}; }
     Map::Shared* header() const { return shared_; }
     unsigned char* storage() const { return static_cast<unsigned char*>(base_) + kHeaderSize; }
     // 0 when the value may be accessed with BPF_F_LOCK flags, else -EINVAL.

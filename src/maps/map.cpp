@@ -471,6 +471,8 @@ Result<std::shared_ptr<Map>> Map::open_pinned(const std::string& path, const Map
     obj->size_ = file_size + ring;
     obj->shared_ = static_cast<Shared*>(*area);
     static_cast<MapImpl*>(obj.get())->attach(false);
+    if (std::string bad = static_cast<MapImpl*>(obj.get())->check_storage(); !bad.empty())
+        return make_error(fmt::format("EINVAL: pinned map {}: damaged: {}", full, bad));
     std::shared_ptr<Map> result(std::move(obj));
     auto& live = live_maps();
     std::lock_guard<std::mutex> g(live.mutex);

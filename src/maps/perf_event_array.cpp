@@ -70,6 +70,13 @@ public:
         wake_ = reinterpret_cast<PerfWake*>(shared_->type_state);
     }
     PerfSlot* slot(uint32_t i) const { return perf_slot(base_, buffer_, i); }
+    std::string check_storage() const override {
+        for (uint32_t i = 0; i < spec_.max_entries; i++) {
+            uint64_t h = slot(i)->head.load(), t = slot(i)->tail.load();
+            if (h < t || h - t > buffer_) return "perf buffer " + std::to_string(i) + ": positions impossible";
+        }
+        return {};
+    }
 
     void* lookup(const void*) override { return nullptr; }
     long update(const void*, const void*, uint64_t) override { return -EINVAL; }
@@ -174,6 +181,10 @@ long PerfBufferReader::consume() {
         while (tail < head) {
             uint32_t hdr[2];
             ring_read(ring, buffer, tail, hdr, 8);
+            if (uint64_t(hdr[0]) + 8 > head - tail) { // damaged: drop what is left
+                s->tail.store(head, std::memory_order_release);
+                break;
+            }
             rec.resize(hdr[0]);
             ring_read(ring, buffer, tail + 8, rec.data(), hdr[0]);
             tail += 8 + round_up(hdr[0], 8);

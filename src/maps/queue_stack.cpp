@@ -27,6 +27,11 @@ public:
         stack_ = spec_.type == BPF_MAP_TYPE_STACK;
     }
 
+    std::string check_storage() const override {
+        if (st_->head >= size_ || st_->tail >= size_) return "queue head or tail out of range";
+        return {};
+    }
+
     void* lookup(const void*) override { return nullptr; }
     long update(const void*, const void*, uint64_t) override { return -EINVAL; }
     long erase(const void*) override { return -EINVAL; }

@@ -59,6 +59,13 @@ constexpr uint64_t kMaxRecord = UINT32_MAX >> 2;
 class RingBufMap : public MapImpl {
 public:
     void attach(bool) override { pages_ = ring_pages(base_, spec_.max_entries); }
+    std::string check_storage() const override {
+        uint64_t cons = pages_.consumer_pos->load(), prod = pages_.producer_pos->load();
+        if (prod < cons || prod - cons > pages_.mask + 1 || prod % 8 || cons % 8)
+            return "ring positions impossible (consumer " + std::to_string(cons) + ", producer " +
+                   std::to_string(prod) + ")";
+        return {};
+    }
 
     void* lookup(const void*) override { return nullptr; }
     long update(const void*, const void*, uint64_t) override { return -kENOTSUPP; }
@@ -177,6 +184,9 @@ long consume_ring(RingBufferReader::Callback& cb, const RingPages& p) {
             if (len & BPF_RINGBUF_BUSY_BIT) return count;
             progress = true;
             uint32_t size = len & ~uint32_t(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+            // A record cannot extend past what the producers reserved (a
+            // damaged ring in a shared file): stop rather than read beyond it.
+            if (uint64_t(size) + BPF_RINGBUF_HDR_SZ > prod - cons) return count ? count : -EINVAL;
             cons += round_up(uint64_t(size) + BPF_RINGBUF_HDR_SZ, 8);
             if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
                 int err = cb ? cb(hdr + BPF_RINGBUF_HDR_SZ, size) : 0;

@@ -181,6 +181,20 @@ TEST(Pin, BadPinnedFilesAreRefusedWithTheReason) {
     EXPECT_EQ(open_err("badtype"), "EINVAL: pinned map " + p +
                                        "badtype: invalid map description in the header: EINVAL: unknown map "
                                        "'m': map type 1234 not supported");
+    // A consistent header over damaged storage: a chain pointing outside.
+    std::string badchain = good;
+    uint32_t huge = 0x7ffffff0;
+    memcpy(badchain.data() + 4096, &huge, 4); // bucket 0's head
+    write("badchain", badchain);
+    EXPECT_EQ(open_err("badchain"),
+              "EINVAL: pinned map " + p + "badchain: damaged: bucket 0: element index out of range");
+    std::string loop = good;
+    uint32_t zero = 0;
+    memcpy(loop.data() + 4096, &zero, 4); // bucket 0 -> element 0 -> element 0 ...
+    uint64_t elems_off = 4096 + 64 * 8;     // 64 buckets of 8 bytes, 64-aligned
+    memcpy(loop.data() + elems_off, &zero, 4);
+    write("loop", loop);
+    EXPECT_EQ(open_err("loop"), "EINVAL: pinned map " + p + "loop: damaged: bucket 0: chain loops");
     mkdir((p + "dir").c_str(), 0700);
     EXPECT_EQ(open_err("dir").substr(0, 7), "EISDIR:");
     EXPECT_EQ(open_err("good"), "opened");
