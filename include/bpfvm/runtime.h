@@ -189,6 +189,12 @@ namespace helpers {
 uint64_t tail_call(uint64_t ctx, uint64_t prog_array, uint64_t index, uint64_t, uint64_t, ExecContext* exec);
 } // namespace helpers
 
+// ---- Names, as bpftool prints them (libbpf's): "hash", "prog_array"; "xdp",
+// "sched_cls". Unknown numbers: "type 99" / nullopt.
+std::string map_type_name(uint32_t type);
+std::optional<uint32_t> map_type_from_name(std::string_view name);
+std::string prog_type_name(uint32_t type);
+
 // ---- Pin files of programs.
 
 // What a program pin file says.

@@ -3,6 +3,14 @@
 
 #include "commands.h"
 
+// The runtime's commands (tools/bpfvm/cmd_{prog,map,object,trace}.cpp).
+namespace bpfvm::cli {
+Command add_prog(CLI::App& app);
+Command add_map(CLI::App& app);
+Command add_object(CLI::App& app);
+Command add_trace(CLI::App& app);
+} // namespace bpfvm::cli
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
     // The conformance runner passes the plugin's options as one argument:
@@ -21,6 +29,10 @@ int main(int argc, char** argv) {
         bpfvm::cli::add_disasm(app),
         bpfvm::cli::add_run(app),
         bpfvm::cli::add_features(app),
+        bpfvm::cli::add_prog(app),
+        bpfvm::cli::add_map(app),
+        bpfvm::cli::add_object(app),
+        bpfvm::cli::add_trace(app),
     };
     try {
         app.parse(argc, argv);
