@@ -113,6 +113,34 @@ TEST_P(LoadTest, EachLoadHasItsOwnMaps) {
     EXPECT_NE(a->find_map("counts"), b->find_map("counts"));
 }
 
+TEST_P(LoadTest, MapInMapSlotsHoldTheObjectsMaps) {
+    auto obj = load("mapinmap", options_for(GetParam()));
+    ASSERT_TRUE(obj);
+    auto outer = obj->find_map("outer");
+    ASSERT_TRUE(outer);
+    EXPECT_EQ(outer->type(), BPF_MAP_TYPE_ARRAY_OF_MAPS);
+    uint32_t key = 1, id = 0;
+    ASSERT_EQ(outer->sys_lookup(&key, &id), 0);
+    EXPECT_EQ(id, obj->find_loaded_map("inner_b")->id);
+    auto prog = obj->find_program("pick");
+    auto run = [&](uint32_t k) {
+        auto r = prog->run(&k, sizeof k);
+        EXPECT_TRUE(r) << r.error().to_string();
+        return r ? static_cast<int32_t>(*r) : -100; // an int: r0 is its 32 bits
+    };
+    EXPECT_EQ(run(1), 1);
+    EXPECT_EQ(run(1), 2);
+    EXPECT_EQ(run(0), 1);
+    EXPECT_EQ(run(5), -1); // past the outer map's end
+    EXPECT_EQ((lookup<uint64_t, uint32_t>(*obj->find_map("inner_b"), 0)), 2u);
+    // Userspace points slot 0 at inner_b by id.
+    key = 0;
+    id = obj->find_loaded_map("inner_b")->id;
+    ASSERT_EQ(outer->sys_update(&key, &id, BPF_ANY), 0);
+    EXPECT_EQ(run(0), 3);
+    EXPECT_EQ((lookup<uint64_t, uint32_t>(*obj->find_map("inner_a"), 0)), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, LoadTest, all_engines(), config_name);
 
 TEST(Load, UnknownHelperIsRefusedWithNameAndNumber) {
