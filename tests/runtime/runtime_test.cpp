@@ -143,6 +143,30 @@ TEST_P(LoadTest, MapInMapSlotsHoldTheObjectsMaps) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, LoadTest, all_engines(), config_name);
 
+class CheckedLoadTest : public LoadTest {};
+
+TEST_P(CheckedLoadTest, GlobalDataIsHandedOverAndRodataIsReadOnly) {
+    auto obj = load("rodata_write", options_for(GetParam()));
+    ASSERT_TRUE(obj);
+    uint8_t ctx[8] = {};
+    auto r = obj->find_program("write_rodata")->run(ctx, sizeof ctx);
+    ASSERT_FALSE(r);
+    const std::string msg = r.error().to_string();
+    EXPECT_NE(msg.find("invalid write of 4 bytes at 0x"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("the rodata_w.rodata is read-only"), std::string::npos) << msg;
+    // .bss was written before the fault; .rodata was not.
+    uint32_t writes, limit;
+    std::memcpy(&writes, obj->find_map("rodata_w.bss")->value_base(), 4);
+    std::memcpy(&limit, obj->find_map("rodata_w.rodata")->value_base(), 4);
+    EXPECT_EQ(writes, 1u);
+    EXPECT_EQ(limit, 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, CheckedLoadTest,
+                         ::testing::Values(EngineConfig{EngineKind::Jit, true},
+                                           EngineConfig{EngineKind::Interpreter, true}),
+                         config_name);
+
 TEST(Load, UnknownHelperIsRefusedWithNameAndNumber) {
     auto obj = LoadedObject::load(object_path("unknown_helper"));
     ASSERT_FALSE(obj);
