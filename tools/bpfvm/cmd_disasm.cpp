@@ -45,7 +45,9 @@ Command add_disasm(CLI::App& app) {
                     std::cout << disassemble(in->insns, lo);
                     return 0;
                 }
-                auto obj = ElfObject::from_memory(*bytes, opts->input);
+                // Raw sections, as llvm-objdump reads them: objects the loader refuses
+                // (externs, say) still disassemble.
+                auto obj = ElfObject::from_memory(*bytes, opts->input, ElfOpenOptions{.sections_only = true});
                 if (!obj) return report(obj.error().to_string());
                 std::vector<const ElfSection*> sections;
                 if (!opts->section.empty()) {
