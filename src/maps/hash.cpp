@@ -490,7 +490,8 @@ long HashMap::do_batch(int cmd, const void* in_batch, void* out_batch, void* key
             ret = -ENOENT;
             break;
         }
-        if (total == max) break;
+        // A full batch goes on over empty buckets, and stops at the next
+        // non-empty one (it does not fit): Linux's cursor.
     }
     if (out_batch) memcpy(out_batch, &batch, 4);
     *count = total;

@@ -83,7 +83,7 @@ public:
         if (key_size_ == 4) {
             uint32_t k;
             memcpy(&k, key, 4);
-            return jhash_1word(k, seed_);
+            return jhash_4bytes(k, seed_);
         }
         return jhash(key, key_size_, seed_);
     }

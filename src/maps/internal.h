@@ -70,8 +70,9 @@ inline uint32_t jhash_final(uint32_t a, uint32_t b, uint32_t c) {
     c ^= b; c -= rol32(b, 24);
     return c;
 }
-inline uint32_t jhash_1word(uint32_t a, uint32_t initval) {
-    uint32_t init = 0xdeadbeef + (4u << 2) + initval;
+// jhash() of a 4-byte key, without the loop: what Linux's htab computes for u32 keys.
+inline uint32_t jhash_4bytes(uint32_t a, uint32_t initval) {
+    uint32_t init = 0xdeadbeef + 4u + initval;
     return jhash_final(a + init, init, init);
 }
 

@@ -532,5 +532,75 @@ TEST(KernelOracle, HashBatchEndsWithENOENTAndAllKeys) {
     EXPECT_EQ(a.batch.count, bcount);
 }
 
+// With BPF_F_ZERO_SEED both hash the same way (jhash, seed 0) into the same
+// number of buckets and chain new elements first: iteration and batch cursors
+// agree exactly.
+TEST(KernelOracle, ZeroSeedHashIteratesInTheKernelsOrder) {
+    REQUIRE_KERNEL();
+    for (uint32_t key_size : {4u, 8u, 13u, 24u}) {
+        SCOPED_TRACE(key_size);
+        MapSpec s = spec(BPF_MAP_TYPE_HASH, key_size, 8, 32, BPF_F_ZERO_SEED);
+        std::vector<Step> steps;
+        auto key = [&](uint32_t i) {
+            std::vector<uint8_t> k(key_size);
+            for (uint32_t b = 0; b < key_size; b++) k[b] = uint8_t(i * 31 + b * 7);
+            return k;
+        };
+        for (uint32_t i = 0; i < 30; i++) steps.push_back({Op::Update, key(i), u64(i), BPF_ANY});
+        for (uint32_t i = 0; i < 30; i += 3) steps.push_back({Op::Delete, key(i)});
+        for (uint32_t i = 0; i < 30; i += 6) steps.push_back({Op::Update, key(i), u64(i + 100), BPF_ANY});
+        steps.push_back({Op::NextKey, {}});
+        for (uint32_t i = 0; i < 30; i++) steps.push_back({Op::NextKey, key(i)});
+        compare(s, steps, true);
+
+        // Batches of 4 from the start to the end: the same keys, counts, cursors.
+        PinRoot root;
+        auto m = Map::create(s, root.options(kernel_possible_cpus()));
+        ASSERT_TRUE(m);
+        KernelMap km;
+        ASSERT_EQ(kernel_create(s, km), 0);
+        for (uint32_t i = 0; i < 30; i++) {
+            auto k = key(i);
+            uint64_t v = i;
+            union bpf_attr a;
+            memset(&a, 0, sizeof(a));
+            a.map_fd = km.fd;
+            a.key = uintptr_t(k.data());
+            a.value = uintptr_t(&v);
+            ASSERT_EQ(sys_bpf(BPF_MAP_UPDATE_ELEM, &a), 0);
+            ASSERT_EQ((*m)->sys_update(k.data(), &v, 0), 0);
+        }
+        uint32_t kin = 0, bin = 0;
+        bool first = true;
+        for (int round = 0; round < 40; round++) {
+            std::vector<uint8_t> kk(8 * key_size), bk(8 * key_size);
+            std::vector<uint64_t> kv(8), bv(8);
+            uint32_t kout = 0, bout = 0;
+            union bpf_attr a;
+            memset(&a, 0, sizeof(a));
+            a.batch.map_fd = km.fd;
+            a.batch.in_batch = first ? 0 : uintptr_t(&kin);
+            a.batch.out_batch = uintptr_t(&kout);
+            a.batch.keys = uintptr_t(kk.data());
+            a.batch.values = uintptr_t(kv.data());
+            a.batch.count = 4;
+            long kr = sys_bpf(BPF_MAP_LOOKUP_BATCH, &a);
+            uint32_t bcount = 4;
+            long br = (*m)->sys_lookup_batch(first ? nullptr : &bin, &bout, bk.data(), bv.data(), &bcount, 0);
+            ASSERT_EQ(kr, br) << "round " << round;
+            ASSERT_EQ(a.batch.count, bcount) << "round " << round;
+            EXPECT_EQ(kout, bout) << "round " << round;
+            EXPECT_EQ(kk, bk) << "round " << round;
+            EXPECT_EQ(kv, bv) << "round " << round;
+            if (kr == -ENOENT) break;
+            ASSERT_TRUE(kr == 0 || kr == -ENOSPC) << kr;
+            if (kr == -ENOSPC) break; // a bucket of more than 4: both said so
+            kin = kout;
+            bin = bout;
+            first = false;
+        }
+    }
+}
+
 } // namespace
 } // namespace bpfvm
