@@ -602,5 +602,27 @@ TEST(KernelOracle, ZeroSeedHashIteratesInTheKernelsOrder) {
     }
 }
 
+// The bloom filter with BPF_F_ZERO_SEED: the same bits, so the same false
+// positives as the kernel's.
+TEST(KernelOracle, ZeroSeedBloomFilterHasTheKernelsFalsePositives) {
+    REQUIRE_KERNEL();
+    for (uint32_t value_size : {4u, 6u, 16u}) {
+        for (uint64_t nr_hash : {0u, 1u, 3u}) {
+            SCOPED_TRACE(std::to_string(value_size) + " bytes, " + std::to_string(nr_hash) + " hashes");
+            MapSpec s = spec(BPF_MAP_TYPE_BLOOM_FILTER, 0, value_size, 8, BPF_F_ZERO_SEED);
+            s.map_extra = nr_hash;
+            auto value = [&](uint32_t i) {
+                std::vector<uint8_t> v(value_size);
+                for (uint32_t b = 0; b < value_size; b++) v[b] = uint8_t(i >> (8 * (b % 4)));
+                return v;
+            };
+            std::vector<Step> steps;
+            for (uint32_t i = 0; i < 8; i++) steps.push_back({Op::Push, {}, value(i * 977), BPF_ANY});
+            for (uint32_t i = 0; i < 300; i++) steps.push_back({Op::Peek, {}, value(i)});
+            compare(s, steps, true);
+        }
+    }
+}
+
 } // namespace
 } // namespace bpfvm
