@@ -51,7 +51,8 @@ public:
     void* lookup(const void* key) override {
         uint32_t plen;
         memcpy(&plen, key, 4);
-        uint32_t len = std::min(plen, max_bits_);
+        if (plen > max_bits_) return nullptr; // as Linux
+        uint32_t len = plen;
         unsigned char buf[4 + 256];
         for (int64_t l = len; l >= 0; l--) {
             if (!counts_[l].load(std::memory_order_acquire)) continue;

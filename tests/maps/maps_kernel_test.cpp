@@ -394,6 +394,11 @@ TEST(KernelOracle, LpmTrieSequence) {
              {Op::Update, k(32, 1, 2, 3, 4), u32(4), BPF_ANY},
              {Op::Update, k(16, 192, 168, 7, 7), u32(5), BPF_EXIST}, // bits after the prefix kept
              {Op::Lookup, k(32, 192, 168, 1, 9)},
+             {Op::Lookup, k(20, 192, 168, 1, 9)},
+             {Op::Lookup, k(16, 192, 168, 1, 9)},
+             {Op::Lookup, k(15, 192, 168, 1, 9)},
+             {Op::Lookup, k(0, 192, 168, 1, 9)},
+             {Op::Lookup, k(40, 192, 168, 1, 9)},
              {Op::Lookup, k(32, 192, 168, 2, 9)},
              {Op::Lookup, k(32, 11, 0, 0, 0)},
              {Op::NextKey, {}},
@@ -403,7 +408,14 @@ TEST(KernelOracle, LpmTrieSequence) {
              {Op::Delete, k(24, 192, 168, 1, 0)},
              {Op::Delete, k(24, 192, 168, 1, 0)},
              {Op::Lookup, k(32, 192, 168, 1, 9)},
-             {Op::LookupAndDelete, k(8, 10, 0, 0, 0)}});
+             {Op::LookupAndDelete, k(8, 10, 0, 0, 0)},
+             {Op::Delete, k(8, 10, 0, 0, 0)},
+             {Op::Update, k(0, 0, 0, 0, 0), u32(9), BPF_ANY},
+             {Op::Lookup, k(32, 11, 0, 0, 0)},
+             {Op::Lookup, k(0, 255, 0, 0, 0)},
+             {Op::NextKey, {}},
+             {Op::NextKey, k(0, 0, 0, 0, 0)},
+             {Op::Delete, k(40, 0, 0, 0, 0)}});
 }
 
 TEST(KernelOracle, ArrayBatchCursor) {
