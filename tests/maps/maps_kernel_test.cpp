@@ -636,5 +636,23 @@ TEST(KernelOracle, ZeroSeedBloomFilterHasTheKernelsFalsePositives) {
     }
 }
 
+// prog_array and perf_event_array with values that name nothing (an fd the
+// process does not have; an id no registry knows).
+TEST(KernelOracle, FdArrayCodes) {
+    REQUIRE_KERNEL();
+    std::vector<Step> steps = {
+        {Op::Lookup, u32(0)},
+        {Op::Update, u32(0), u32(999), BPF_NOEXIST},
+        {Op::Update, u32(5), u32(999), BPF_ANY},
+        {Op::Update, u32(0), u32(999), BPF_ANY},
+        {Op::Delete, u32(0)},
+        {Op::Delete, u32(5)},
+        {Op::NextKey, {}},
+        {Op::NextKey, u32(3)},
+        {Op::LookupAndDelete, u32(0)},
+    };
+    compare(spec(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4), steps);
+}
+
 } // namespace
 } // namespace bpfvm
