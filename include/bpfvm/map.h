@@ -113,12 +113,17 @@ class Map {
 public:
     // Validates `spec` as Linux's map_alloc_check functions do and creates the map
     // in an unlinked file under the pin root. An error's message starts with the
-    // errno Linux returns, then names the field and the rule, e.g.
-    // "EINVAL: hash map: key_size must be > 0".
+    // errno Linux returns, then names the type, the map and the rule, e.g.
+    // "EINVAL: hash map 'flows': key_size must be > 0". The memory is reserved
+    // now (a full pin root file system is an ENOMEM error here).
+    // Supported types: array, percpu_array, hash, percpu_hash, lru_hash,
+    // lru_percpu_hash, prog_array, perf_event_array, ringbuf, lpm_trie, queue,
+    // stack, bloom_filter, array_of_maps, hash_of_maps; others are EINVAL.
     static Result<std::shared_ptr<Map>> create(const MapSpec& spec, const MapOptions& options = {});
     // Opens a pinned map (`path` resolved by resolve_pin_path). Validates the
-    // header (magic, layout version, type, sizes, file size); an error names the
-    // path and the reason. A map already open in this process is returned as is.
+    // header (magic, layout version, type, sizes, file size) and the storage it
+    // will follow (hash chains, positions); an error names the path and the
+    // reason. A map already open in this process is returned as is.
     // prog_array and map-in-maps pinned by another process are refused: their
     // values name objects of that process.
     static Result<std::shared_ptr<Map>> open_pinned(const std::string& path, const MapOptions& options = {});
@@ -171,8 +176,8 @@ public:
     // bpf_map_delete_elem.
     virtual long erase(const void* key) = 0;
     // queue/stack: bpf_map_push_elem (flags BPF_ANY or BPF_EXIST = overwrite the
-    // oldest when full), pop, peek. bloom_filter: push adds, peek tests (0 or
-    // -ENOENT). Other types: -EINVAL.
+    // oldest when full), pop, peek. bloom_filter: push (flags BPF_ANY) adds, peek
+    // tests (0 or -ENOENT), pop is -EOPNOTSUPP. Other types: -EINVAL.
     virtual long push(const void* value, uint64_t flags);
     virtual long pop(void* value);
     virtual long peek(void* value);
