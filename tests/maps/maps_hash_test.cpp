@@ -1,6 +1,7 @@
 // hash, percpu_hash, lru_hash, lru_percpu_hash: operations, flags, errors,
 // iteration, LRU eviction, batch operations.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "map_testing.h"
@@ -268,6 +269,75 @@ TEST(HashMap, ZeroSeedGivesTheSameOrderEveryTime) {
     auto a = order(BPF_F_ZERO_SEED), b = order(BPF_F_ZERO_SEED);
     EXPECT_EQ(a.size(), 40u);
     EXPECT_EQ(a, b);
+}
+
+// Random operations against a model (std::map), small key space so chains
+// collide, including replacing and deleting in the middle of chains.
+TEST(HashMap, RandomOperationsMatchAModel) {
+    PinRoot root;
+    for (uint32_t key_size : {4u, 12u}) {
+        SCOPED_TRACE(key_size);
+        auto m = make(spec(BPF_MAP_TYPE_HASH, key_size, 8, 16), root.options());
+        std::map<uint32_t, uint64_t> model;
+        uint64_t state = 88172645463325252ull;
+        auto rnd = [&] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            return state;
+        };
+        auto key = [&](uint32_t k) {
+            std::vector<unsigned char> b(key_size, 0);
+            memcpy(b.data(), &k, 4);
+            return b;
+        };
+        for (int step = 0; step < 20000; step++) {
+            uint32_t k = uint32_t(rnd() % 40);
+            auto kb = key(k);
+            uint64_t v = rnd();
+            switch (rnd() % 4) {
+            case 0:
+            case 1: {
+                uint64_t flags = rnd() % 3;
+                bool exists = model.count(k);
+                long want = 0;
+                if (flags == BPF_NOEXIST && exists) want = -EEXIST;
+                else if (flags == BPF_EXIST && !exists) want = -ENOENT;
+                else if (!exists && model.size() >= 16) want = -E2BIG;
+                ASSERT_EQ(m->update(kb.data(), &v, flags), want) << "step " << step;
+                if (want == 0) model[k] = v;
+                break;
+            }
+            case 2: {
+                long want = model.erase(k) ? 0 : -ENOENT;
+                ASSERT_EQ(m->erase(kb.data()), want) << "step " << step;
+                break;
+            }
+            default: {
+                auto* p = static_cast<uint64_t*>(m->lookup(kb.data()));
+                auto it = model.find(k);
+                ASSERT_EQ(p != nullptr, it != model.end()) << "step " << step;
+                if (p) {
+                    ASSERT_EQ(*p, it->second) << "step " << step;
+                }
+            }
+            }
+        }
+        // Iteration sees exactly the model's keys.
+        std::set<uint32_t> seen;
+        std::vector<unsigned char> cur(key_size), next(key_size);
+        bool first = true;
+        while (m->sys_get_next_key(first ? nullptr : cur.data(), next.data()) == 0) {
+            uint32_t k;
+            memcpy(&k, next.data(), 4);
+            ASSERT_TRUE(seen.insert(k).second);
+            cur = next;
+            first = false;
+        }
+        std::set<uint32_t> want;
+        for (auto& [k, v] : model) want.insert(k);
+        EXPECT_EQ(seen, want);
+    }
 }
 
 // ------------------------------------------------------------------ batches

@@ -378,6 +378,52 @@ TEST(LpmTrieMap, LongestPrefixMatch) {
     EXPECT_EQ(out, 7u);
 }
 
+// Random prefixes against a brute-force longest-prefix match.
+TEST(LpmTrieMap, RandomPrefixesMatchBruteForce) {
+    PinRoot root;
+    auto m = make(spec(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 64, BPF_F_NO_PREALLOC), root.options());
+    struct Entry {
+        uint32_t len, addr;
+        uint32_t value;
+    };
+    std::vector<Entry> entries;
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    auto rnd = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    auto mask = [](uint32_t addr, uint32_t len) { return len == 0 ? 0u : addr & ~((1ull << (32 - len)) - 1); };
+    auto key = [](uint32_t len, uint32_t addr) {
+        Lpm4 k{len, {uint8_t(addr >> 24), uint8_t(addr >> 16), uint8_t(addr >> 8), uint8_t(addr)}};
+        return k;
+    };
+    for (int i = 0; i < 60; i++) {
+        uint32_t len = uint32_t(rnd() % 33), addr = mask(uint32_t(rnd()) & 0xF0F0FFFF, len);
+        bool dup = false;
+        for (auto& e : entries) dup = dup || (e.len == len && e.addr == addr);
+        if (dup) continue;
+        Lpm4 k = key(len, addr);
+        uint32_t v = uint32_t(i);
+        ASSERT_EQ(m->update(&k, &v, BPF_NOEXIST), 0);
+        entries.push_back({len, addr, v});
+    }
+    for (int q = 0; q < 3000; q++) {
+        uint32_t addr = uint32_t(rnd()) & 0xF0F0FFFF;
+        int64_t best_len = -1;
+        uint32_t want = 0;
+        for (auto& e : entries)
+            if (mask(addr, e.len) == e.addr && int64_t(e.len) > best_len) best_len = e.len, want = e.value;
+        Lpm4 k = key(32, addr);
+        auto* v = static_cast<uint32_t*>(m->lookup(&k));
+        ASSERT_EQ(v != nullptr, best_len >= 0) << q;
+        if (v) {
+            ASSERT_EQ(*v, want) << q;
+        }
+    }
+}
+
 TEST(LpmTrieMap, GetNextKeyPostOrder) {
     PinRoot root;
     auto m = make(spec(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 10, BPF_F_NO_PREALLOC), root.options());
