@@ -112,7 +112,8 @@ using ForEachCallback = long (*)(Map* map, const void* key, void* value, void* c
 class Map {
 public:
     // Validates `spec` as Linux's map_alloc_check functions do and creates the map
-    // in an unlinked file under the pin root. An error's message starts with the
+    // in an unlinked file under the pin root (if the pin root is unusable, in a
+    // memfd: the map works, pin() fails naming the reason). An error's message starts with the
     // errno Linux returns, then names the type, the map and the rule, e.g.
     // "EINVAL: hash map 'flows': key_size must be > 0". The memory is reserved
     // now (a full pin root file system is an ENOMEM error here).
@@ -274,6 +275,7 @@ public: // for src/maps/ only
     Shared* shared_ = nullptr;
     unsigned char* array_values_ = nullptr; // BPF_MAP_TYPE_ARRAY: the first value, else nullptr
     uint32_t array_stride_ = 0;
+    std::string unpinnable_reason_; // set when the file could not be made in the pin root
 };
 
 // ---------------------------------------------------------------------------

@@ -314,12 +314,22 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec_in, const MapOption
     if (!layout) return tl::unexpected(layout.error());
 
     std::string root = pin_root(options);
-    auto dir = ensure_dir(root);
-    if (!dir) return tl::unexpected(dir.error());
-    int fd = open(root.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return make_error(fmt::format("ENOMEM: map '{}': cannot create its file under {}: {}", spec.name, root,
-                                      strerror(errno)));
+    // The file: unnamed, in the pin root (so pin() can link it there). Where the
+    // pin root cannot hold it, an anonymous memfd: the map works, pin() says why not.
+    int fd = -1;
+    std::string root_problem;
+    if (auto dir = ensure_dir(root); !dir) {
+        root_problem = dir.error().message;
+    } else {
+        fd = open(root.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) root_problem = fmt::format("pin root {}: O_TMPFILE: {}", root, strerror(errno));
+    }
+    if (fd < 0) {
+        fd = memfd_create(("bpfvm-map-" + spec.name).c_str(), MFD_CLOEXEC);
+        if (fd < 0)
+            return make_error(fmt::format("ENOMEM: map '{}': no file for it ({}; memfd_create: {})", spec.name,
+                                          root_problem, strerror(errno)));
+    }
     uint64_t file_size = kHeaderSize + round_up(layout->storage_size, kPage);
     if (ftruncate(fd, off_t(file_size)) != 0) {
         int e = errno;
@@ -348,6 +358,7 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec_in, const MapOption
     obj->base_ = *area;
     obj->size_ = file_size + ring;
     obj->shared_ = static_cast<Shared*>(*area);
+    obj->unpinnable_reason_ = root_problem;
 
     Shared* h = obj->shared_;
     memcpy(h->magic, kMagic, sizeof(kMagic));
@@ -385,6 +396,9 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec_in, const MapOption
 
 Result<void> Map::pin(const std::string& path) {
     std::string full = resolve_pin_path(path, options_);
+    if (!unpinnable_reason_.empty())
+        return make_error(fmt::format("EXDEV: pin {}: the map's file is not in the pin root ({})", full,
+                                      unpinnable_reason_));
     std::string src = fmt::format("/proc/self/fd/{}", fd_);
     if (linkat(AT_FDCWD, src.c_str(), AT_FDCWD, full.c_str(), AT_SYMLINK_FOLLOW) != 0) {
         int e = errno;

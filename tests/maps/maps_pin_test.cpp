@@ -212,5 +212,20 @@ TEST(Pin, ProcessLocalTypesAreRefusedElsewhere) {
     EXPECT_EQ(same->get(), pa.get());
 }
 
+TEST(Pin, UnusablePinRootStillCreatesAnUnpinnableMap) {
+    PinRoot root;
+    { std::ofstream(root.path + "/file") << "x"; }
+    MapOptions o = root.options();
+    o.pin_root = root.path + "/file/sub"; // below a regular file: cannot exist
+    auto m = Map::create(spec(BPF_MAP_TYPE_ARRAY, 4, 4, 2), o);
+    ASSERT_TRUE(m) << m.error().message;
+    uint32_t k = 1, v = 5;
+    EXPECT_EQ((*m)->update(&k, &v, 0), 0);
+    auto p = (*m)->pin("x");
+    ASSERT_FALSE(p);
+    EXPECT_EQ(p.error().message, "EXDEV: pin " + o.pin_root + "/x: the map's file is not in the pin root (pin root " +
+                                     root.path + "/file: not a directory)");
+}
+
 } // namespace
 } // namespace bpfvm
