@@ -84,7 +84,9 @@ public:
     // Runs the program: r1 = ctx, r2 = ctx_size. The mode is the one it was
     // loaded in (options.checked is ignored); in the checked mode the
     // program's global data is handed over as regions (.rodata read-only).
-    Result<uint64_t> run(void* ctx, size_t ctx_size, const RunOptions& options = {}) const;
+    Result<uint64_t> run(void* ctx, size_t ctx_size, const RunOptions& options) const;
+    // The same with the default options, prepared at load (no copy per run).
+    Result<uint64_t> run(void* ctx, size_t ctx_size) const;
 
     // Writes a pin file at `path` (resolved against the pin root) that names
     // the object file and this program, and the maps the program uses by
@@ -106,6 +108,7 @@ private:
     std::shared_ptr<const JitProgram> jit_;
     std::shared_ptr<const Interpreter> interpreter_;
     std::vector<MemoryRegion> regions_; // global data handed over in the checked mode
+    RunOptions default_options_;         // checked_, regions_
     std::vector<std::shared_ptr<Map>> maps_;
     std::weak_ptr<LoadedObject> object_;
 };

@@ -106,6 +106,11 @@ std::vector<uint32_t> LoadedProgram::map_ids() const {
     return ids;
 }
 
+Result<uint64_t> LoadedProgram::run(void* ctx, size_t ctx_size) const {
+    if (jit_) return jit_->run(ctx, ctx_size, default_options_);
+    return interpreter_->run(ctx, ctx_size, default_options_);
+}
+
 Result<uint64_t> LoadedProgram::run(void* ctx, size_t ctx_size, const RunOptions& options) const {
     const RunOptions* use = &options;
     RunOptions copy;
@@ -337,6 +342,8 @@ Result<void> LoadedObject::load_programs() {
                 }
             }
         }
+        lp->default_options_.checked = lp->checked_;
+        if (lp->checked_) lp->default_options_.regions = lp->regions_;
         lp->id_ = runtime_detail::register_program(lp);
         programs_.push_back(std::move(lp));
     }

@@ -160,6 +160,14 @@ TEST_P(CheckedLoadTest, GlobalDataIsHandedOverAndRodataIsReadOnly) {
     std::memcpy(&limit, obj->find_map("rodata_w.rodata")->value_base(), 4);
     EXPECT_EQ(writes, 1u);
     EXPECT_EQ(limit, 10u);
+    // Options asking for the fast mode do not turn the checks off: the mode is the load's.
+    RunOptions fast;
+    fast.checked = false;
+    auto again = obj->find_program("write_rodata")->run(ctx, sizeof ctx, fast);
+    ASSERT_FALSE(again);
+    EXPECT_NE(again.error().to_string().find("is read-only"), std::string::npos) << again.error().to_string();
+    std::memcpy(&writes, obj->find_map("rodata_w.bss")->value_base(), 4);
+    EXPECT_EQ(writes, 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, CheckedLoadTest,
