@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <thread>
+#include <atomic>
 
 #include "bpfvm/helpers.h"
 #include "bpfvm/jit.h"
@@ -111,6 +113,27 @@ TEST_P(LoadTest, EachLoadHasItsOwnMaps) {
     EXPECT_EQ(a->find_map("counts")->sys_lookup(&key, &v), 0);
     EXPECT_EQ(b->find_map("counts")->sys_lookup(&key, &v), -ENOENT);
     EXPECT_NE(a->find_map("counts"), b->find_map("counts"));
+}
+
+TEST_P(LoadTest, ThreadsRunOneProgramAtOnce) {
+    auto obj = load("xdp_full", options_for(GetParam()));
+    ASSERT_TRUE(obj);
+    auto prog = obj->find_program("xdp_count");
+    uint32_t key = 3;
+    uint64_t zero = 0;
+    ASSERT_EQ(obj->find_map("counts")->sys_update(&key, &zero, BPF_ANY), 0);
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 4; t++)
+        threads.emplace_back([&] {
+            auto c = context(3, 2);
+            for (int i = 0; i < 500; i++)
+                if (!prog->run(&c, sizeof(c))) failures++;
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    // The program adds with an atomic fetch-and-add.
+    EXPECT_EQ((lookup<uint64_t, uint32_t>(*obj->find_map("counts"), 3)), 2000u);
 }
 
 TEST_P(LoadTest, MapInMapSlotsHoldTheObjectsMaps) {
