@@ -15,8 +15,9 @@
  * bpfvm entries pass end = data + len, so the compiler turns the body's
  * pointer comparisons back into comparisons of offsets with len.
  *
- * Rules for programs (the ELF loader has no maps or global data yet, and the
- * kernel's verifier must accept the XDP entry):
+ * Rules for programs (the same body runs natively, on bpfvm and in the kernel,
+ * whose verifier must accept the XDP entry; no maps, so that native code needs
+ * no runtime):
  *   - no global variables, static const tables or string literals;
  *   - stack under 512 bytes per function, at most 5 arguments;
  *   - bounded loops, with a constant bound the verifier can see;
