@@ -119,7 +119,8 @@ std::string describe_ret(RetKind kind, uint8_t flags);
 // The helpers bpfvm provides, by Linux number (docs/helpers.md lists them).
 // The embedding application copies it and adds its own:
 //   HelperTable t = runtime_helpers(); t.add(1000, "my_helper", fn);
-// bpf_tail_call (12) is not in it: the engines do tail calls themselves.
+// bpf_tail_call (12) is not in it: it needs the loaded programs, and the
+// runtime adds it (runtime_helper_table() in include/bpfvm/runtime.h).
 const HelperTable& runtime_helpers();
 
 // ---------------------------------------------------------------------------

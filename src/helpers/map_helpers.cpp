@@ -94,7 +94,7 @@ uint64_t map_lookup_elem(uint64_t map, uint64_t key, uint64_t, uint64_t, uint64_
     Map* m = as_map(map);
     if (!m || wronly_prog(m)) return 0;
     if (!ARG(key, m->key_size(), false)) return 0;
-    return reinterpret_cast<uint64_t>(hand_out_value(ctx, m, m->lookup(as_ptr(key))));
+    return reinterpret_cast<uint64_t>(hand_out_value(ctx, m, m->lookup_fast(as_ptr(key))));
 }
 
 uint64_t map_update_elem(uint64_t map, uint64_t key, uint64_t value, uint64_t flags, uint64_t, ExecContext* ctx) {
