@@ -523,34 +523,15 @@ private:
     }
 
     // ---------------------------------------------------------------- instructions
+    // A jump to instruction `target` (cond: a BPF_J* condition, -1 always).
+    // No Xbyak labels (each costs hash-table entries: a third of the compile
+    // time): a backward target's address is known; a forward jump is emitted
+    // near, to here, and its displacement patched once every place is known.
     void jump_to(int64_t target, int cond) {
-        if (target <= current_index_) {
-            // Backward: the target's address is known, no label needed (labels
-            // cost a hash-table entry each: a third of the compile time).
-            const void* a = getCode() + offsets[target];
-            switch (cond) {
-            case -1: jmp(a); break;
-            case BPF_JEQ: je(a); break;
-            case BPF_JNE: jne(a); break;
-            case BPF_JGT: ja(a); break;
-            case BPF_JGE: jae(a); break;
-            case BPF_JLT: jb(a); break;
-            case BPF_JLE: jbe(a); break;
-            case BPF_JSGT: jg(a); break;
-            case BPF_JSGE: jge(a); break;
-            case BPF_JSLT: jl(a); break;
-            case BPF_JSLE: jle(a); break;
-            case BPF_JSET: jnz(a); break;
-            default: throw std::logic_error("bad jump condition");
-            }
-            return;
-        }
-        // Forward: a near jump to here, its displacement patched when the
-        // target's offset is known (Xbyak labels cost a hash-table entry
-        // each: a third of the compile time).
-        const void* a = getCurr();
+        const bool backward = target <= current_index_;
+        const void* a = backward ? static_cast<const void*>(getCode() + offsets[target]) : getCurr();
         switch (cond) {
-        case -1: jmp(a, T_NEAR); break;
+        case -1: jmp(a, backward ? T_AUTO : T_NEAR); break;
         case BPF_JEQ: je(a); break;
         case BPF_JNE: jne(a); break;
         case BPF_JGT: ja(a); break;
@@ -564,7 +545,7 @@ private:
         case BPF_JSET: jnz(a); break;
         default: throw std::logic_error("bad jump condition");
         }
-        jump_fixups_.push_back({getSize(), target});
+        if (!backward) jump_fixups_.push_back({getSize(), target});
     }
 
     void emit_alu(const Insn& in, const OpInfo& info) {
