@@ -387,6 +387,7 @@ uint64_t strtol(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, ui
     const uint32_t n = static_cast<uint32_t>(buf_len);
     if (!ARG(buf, n, false)) return ret(-EFAULT);
     if (!res || !ARG(res, 8, true)) return ret(-EINVAL);
+    std::memset(reinterpret_cast<void*>(res), 0, 8); // Linux 6.11+: 0 unless a number is read
     unsigned long long v = 0;
     bool negative = false;
     long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
@@ -407,6 +408,7 @@ uint64_t strtoul(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, u
     const uint32_t n = static_cast<uint32_t>(buf_len);
     if (!ARG(buf, n, false)) return ret(-EFAULT);
     if (!res || !ARG(res, 8, true)) return ret(-EINVAL);
+    std::memset(reinterpret_cast<void*>(res), 0, 8); // Linux 6.11+: 0 unless a number is read
     unsigned long long v = 0;
     bool negative = false;
     long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);

@@ -47,10 +47,16 @@ public:
         st_->head = (st_->head + 1) % size_;
         return 0;
     }
-    long pop(void* value) override { return take(value, true); }
-    long peek(void* value) override { return take(value, false); }
+    // Program side: an empty queue or stack zeroes the value (Linux's
+    // __queue_map_get / __stack_map_get), the bpf(2) side leaves it alone.
+    long pop(void* value) override { return zero_if_empty(value, take(value, true)); }
+    long peek(void* value) override { return zero_if_empty(value, take(value, false)); }
 
 protected:
+    long zero_if_empty(void* value, long r) const {
+        if (r == -ENOENT) memset(value, 0, spec_.value_size);
+        return r;
+    }
     long take(void* value, bool remove) {
         WordLock g(st_->lock);
         if (st_->head == st_->tail) return -ENOENT;
@@ -66,11 +72,11 @@ protected:
     }
     unsigned char* slot(uint32_t i) const { return slots_ + uint64_t(i) * spec_.value_size; }
 
-    long do_sys_lookup(const void*, void* value, uint64_t) override { return peek(value); }
+    long do_sys_lookup(const void*, void* value, uint64_t) override { return take(value, false); }
     long do_sys_update(const void*, const void* value, uint64_t flags) override { return push(value, flags); }
     long do_sys_delete(const void*) override { return -EINVAL; }
     long do_sys_get_next_key(const void*, void*) override { return -EINVAL; }
-    long do_sys_lookup_and_delete(const void*, void* value, uint64_t) override { return pop(value); }
+    long do_sys_lookup_and_delete(const void*, void* value, uint64_t) override { return take(value, true); }
 
     QueueState* st_ = nullptr;
     unsigned char* slots_ = nullptr;

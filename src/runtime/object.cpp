@@ -53,6 +53,8 @@ MapSpec to_map_spec(const ElfMapSpec& e) {
     s.key_size = e.key_size;
     s.value_size = e.value_size;
     s.max_entries = e.max_entries;
+    // libbpf: a perf_event_array without max_entries gets one slot per possible CPU.
+    if (e.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && s.max_entries == 0) s.max_entries = default_nr_cpus();
     s.map_flags = e.map_flags;
     s.numa_node = e.numa_node;
     s.map_extra = e.map_extra;

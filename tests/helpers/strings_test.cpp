@@ -56,7 +56,7 @@ TEST(Strtol, Errors) {
     EXPECT_EQ(strtol_of("-", 10).ret, -EINVAL);
     EXPECT_EQ(strtol_of("+5", 10).ret, -EINVAL); // only '-' is a sign
     EXPECT_EQ(strtol_of("abc", 10).ret, -EINVAL);
-    EXPECT_EQ(strtol_of("abc", 10).value, 0x5a5a5a5a);
+    EXPECT_EQ(strtol_of("abc", 10).value, 0); // Linux 6.11+ zeroes the result first (6.1 left it)
     EXPECT_EQ(strtol_of("", 10).ret, -EINVAL);
     int64_t v;
     EXPECT_EQ(s(helpers::strtol(u("1"), 1, 10, 0, 0, nullptr)), -EINVAL); // no result pointer

@@ -260,9 +260,15 @@ TEST(PercpuArrayMap, SlotsAndUserspaceLayout) {
 TEST(QueueMap, FifoOverwriteAndErrors) {
     PinRoot root;
     auto q = make(spec(BPF_MAP_TYPE_QUEUE, 0, 4, 3), root.options());
-    uint32_t v, out;
+    uint32_t v, out = 0xffffffff;
     EXPECT_EQ(q->peek(&out), -ENOENT);
+    EXPECT_EQ(out, 0u); // the program side zeroes the value, as Linux
+    out = 0xffffffff;
     EXPECT_EQ(q->pop(&out), -ENOENT);
+    EXPECT_EQ(out, 0u);
+    out = 0xffffffff;
+    EXPECT_EQ(q->sys_lookup(nullptr, &out, 0), -ENOENT);
+    EXPECT_EQ(out, 0xffffffffu); // bpf(2) leaves the caller's buffer alone
     for (v = 1; v <= 3; v++) EXPECT_EQ(q->push(&v, BPF_ANY), 0);
     v = 4;
     EXPECT_EQ(q->push(&v, BPF_ANY), -E2BIG);
