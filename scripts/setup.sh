@@ -11,7 +11,7 @@ BPFVM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BPFVM_PACKAGES=(
     build-essential cmake ninja-build pkg-config
     clang llvm lld libclang-rt-14-dev        # BPF target, llvm-objdump/llvm-mc, libFuzzer and sanitizers
-    linux-libc-dev libelf-dev zlib1g-dev libbpf-dev
+    linux-libc-dev libelf-dev zlib1g-dev libbpf-dev libpcap-dev   # libpcap: tcpdump expressions, live capture
     libfmt-dev nlohmann-json3-dev libcli11-dev libexpected-dev
     libgtest-dev libgmock-dev libbenchmark-dev
 )
