@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,16 @@ struct Command {
     CLI::App* app;
     std::function<int()> run;
 };
+
+// Commands in files of their own can register themselves, so that adding one
+// touches no other file: in the command's file,
+//   static const bpfvm::cli::CommandRegistration registration{"filter", add_filter};
+// main() adds them after the built-in ones, in the order of their names.
+using AddCommand = Command (*)(CLI::App& app);
+struct CommandRegistration {
+    CommandRegistration(const char* name, AddCommand add);
+};
+std::vector<std::pair<std::string, AddCommand>>& registered_commands();
 
 Command add_asm(CLI::App& app);
 Command add_disasm(CLI::App& app);

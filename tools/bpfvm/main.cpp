@@ -1,4 +1,5 @@
 // bpfvm: the command.
+#include <algorithm>
 #include <iostream>
 
 #include "commands.h"
@@ -9,6 +10,15 @@ Command add_prog(CLI::App& app);
 Command add_map(CLI::App& app);
 Command add_object(CLI::App& app);
 Command add_trace(CLI::App& app);
+
+std::vector<std::pair<std::string, AddCommand>>& registered_commands() {
+    static std::vector<std::pair<std::string, AddCommand>> commands;
+    return commands;
+}
+
+CommandRegistration::CommandRegistration(const char* name, AddCommand add) {
+    registered_commands().emplace_back(name, add);
+}
 } // namespace bpfvm::cli
 
 int main(int argc, char** argv) {
@@ -34,6 +44,9 @@ int main(int argc, char** argv) {
         bpfvm::cli::add_object(app),
         bpfvm::cli::add_trace(app),
     };
+    auto registered = bpfvm::cli::registered_commands();
+    std::sort(registered.begin(), registered.end());
+    for (auto& [name, add] : registered) commands.push_back(add(app));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
