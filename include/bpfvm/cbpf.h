@@ -1,0 +1,101 @@
+// Classic BPF (cBPF): the socket-filter / tcpdump / seccomp instruction set.
+// Checked as Linux checks socket filters, translated to eBPF as Linux does
+// (net/core/filter.c), and run on bpfvm's engines. See docs/cbpf.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bpfvm/error.h"
+#include "bpfvm/insn.h"
+
+namespace bpfvm::cbpf {
+
+// One instruction, laid out as Linux's struct sock_filter and libpcap's
+// struct bpf_insn (so a pcap_compile result can be used as it is).
+struct Insn {
+    uint16_t code = 0;
+    uint8_t jt = 0;
+    uint8_t jf = 0;
+    uint32_t k = 0;
+};
+static_assert(sizeof(Insn) == 8);
+
+constexpr size_t kMaxInsns = 4096; // BPF_MAXINSNS
+constexpr int kMemWords = 16;      // BPF_MEMWORDS: M[0..15]
+
+// Where Linux and libpcap give a program different meanings (docs/cbpf.md):
+// Linux is the default; Libpcap gives libpcap's bpf_filter() behaviour.
+enum class Dialect : uint8_t { Linux, Libpcap };
+
+// Linux's bpf_check_classic() (and libpcap's bpf_validate() for Libpcap): an
+// error names the instruction index and the reason.
+Result<void> check(std::span<const Insn> program, Dialect dialect = Dialect::Linux);
+
+// A packet as a classic program sees it. `data` holds `caplen` bytes; loads
+// beyond them fail the program (it returns 0). `wire_len` is what
+// BPF_LD|BPF_LEN loads (libpcap: the original length; Linux: skb->len, the
+// same as caplen). The metadata feeds Linux's ancillary loads (SKF_AD_*).
+struct Packet {
+    const uint8_t* data = nullptr;
+    uint32_t caplen = 0;
+    uint32_t wire_len = 0;
+    // SKF_AD_* metadata (host byte order, as the loads return it).
+    uint16_t protocol = 0; // SKF_AD_PROTOCOL: the EtherType
+    uint16_t pkttype = 0;  // SKF_AD_PKTTYPE: PACKET_HOST...
+    uint32_t ifindex = 0;
+    uint32_t mark = 0;
+    uint32_t queue = 0;
+    uint16_t hatype = 0;
+    uint32_t rxhash = 0;
+    uint16_t vlan_tci = 0;
+    bool vlan_present = false;
+    uint16_t vlan_tpid = 0;
+};
+
+enum class Engine : uint8_t { Jit, Interpreter };
+
+struct FilterOptions {
+    Dialect dialect = Dialect::Linux;
+    Engine engine = Engine::Jit;
+};
+
+// A classic program ready to run: checked, translated to eBPF, compiled.
+// Immutable once created: run() may be called from many threads at once.
+class Filter {
+public:
+    static Result<Filter> create(std::span<const Insn> program, const FilterOptions& options = {});
+    Filter(Filter&&) noexcept;
+    Filter& operator=(Filter&&) noexcept;
+    ~Filter();
+
+    // The program's return value: for a socket filter or tcpdump the number
+    // of bytes to keep (0: drop); for seccomp the action.
+    uint32_t run(const Packet& packet) const;
+
+    const std::vector<Insn>& classic() const;
+    const std::vector<bpfvm::Insn>& ebpf() const; // the translation that runs
+
+private:
+    struct State;
+    explicit Filter(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+// The translation to eBPF on its own (after check()).
+Result<std::vector<bpfvm::Insn>> to_ebpf(std::span<const Insn> program, Dialect dialect = Dialect::Linux);
+
+// Text forms. bpf_asm syntax (Documentation/networking/filter.rst), and
+// tcpdump's -d (listing), -dd (C array) and -ddd (decimal) outputs.
+enum class TextFormat : uint8_t { BpfAsm, TcpdumpD, TcpdumpDD, TcpdumpDDD };
+// Parses any of them (`format` none: recognised from the text); errors name
+// the line and column.
+Result<std::vector<Insn>> parse(std::string_view text, std::string_view name = "<input>");
+Result<std::vector<Insn>> parse(std::string_view text, TextFormat format, std::string_view name = "<input>");
+std::string format(std::span<const Insn> program, TextFormat format);
+
+} // namespace bpfvm::cbpf
