@@ -32,6 +32,11 @@ inline tl::unexpected<int> errno_error(int e) { return tl::unexpected<int>(e); }
 template <typename T> using Outcome = tl::expected<T, std::string>;
 inline tl::unexpected<std::string> failure(std::string why) { return tl::unexpected<std::string>(std::move(why)); }
 
+// A failure whose reason starts with this is something the backend cannot do
+// (a program type it builds no context for, a run on a CPU it cannot choose):
+// the case is skipped with the reason, not failed.
+inline constexpr const char* kUnsupported = "unsupported: ";
+
 struct MapDesc {
     std::string name; // as the object names it (the C variable; ".bss" etc. for global data)
     uint32_t type = 0; // BPF_MAP_TYPE_*

@@ -4,6 +4,7 @@
 // CMakeLists.txt (with the libraries it needs), and list it here. Every case
 // then runs on it as a test named MapConf_<backend>.<case>.
 #include "backend.h"
+#include "bpfvm_backend.h"
 #include "kernel_backend.h"
 
 namespace bpfvm::mapconf {
@@ -11,6 +12,8 @@ namespace bpfvm::mapconf {
 std::vector<BackendEntry> backends() {
     return {
         {"kernel", make_kernel_backend},
+        {"bpfvm", make_bpfvm_backend},
+        {"bpfvm_interp", make_bpfvm_interp_backend},
     };
 }
 

@@ -217,6 +217,8 @@ public:
     }
 
     bool stopped() const { return stopped_; }
+    // Why the backend could not run a step (kUnsupported), if it could not.
+    const std::optional<std::string>& unsupported() const { return unsupported_; }
 
 private:
     void fail(const std::string& what) { failures_.push_back(fmt::format("{}: {}", where_, what)); }
@@ -534,6 +536,11 @@ private:
         unsigned times = s.value("times", 1u);
         for (unsigned t = 0; t < times; t++) {
             auto r = obj_.run(program, in);
+            if (!r && r.error().rfind(kUnsupported, 0) == 0) {
+                unsupported_ = r.error().substr(std::strlen(kUnsupported));
+                stopped_ = true;
+                return;
+            }
             if (!r) return abort(r.error());
             if (s.contains("retval")) {
                 int64_t want = s["retval"].get<int64_t>();
@@ -675,6 +682,7 @@ private:
     std::map<std::string, MapDesc> maps_;
     std::string where_;
     bool stopped_ = false;
+    std::optional<std::string> unsupported_;
     unsigned last_cpu_ = 0;
     Bytes user_buffer_;
     TokenContext tokens_;
@@ -730,7 +738,7 @@ Outcome<std::vector<Case>> load_cases(const std::string& dir) {
 CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& objects_dir) {
     CaseResult result;
     if (auto why = backend.unavailable()) {
-        result.skipped = *why;
+        result.skipped = "unavailable: " + *why;
         return result;
     }
     if (backend.possible_cpus() < c.min_cpus) {
@@ -761,6 +769,9 @@ CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& o
             break;
         }
     }
+    // A step the backend cannot do skips the case, unless a step before it failed.
+    if (run.unsupported() && result.failures.empty()) result.skipped = "cannot do this case: " + *run.unsupported();
+    else if (run.unsupported()) result.failures.push_back("then the backend stopped: " + *run.unsupported());
     return result;
 }
 

@@ -20,7 +20,7 @@ public:
     void TestBody() override {
         if (!case_.doc.empty()) RecordProperty("doc", case_.doc);
         CaseResult r = run_case(*backend_, case_, MAPCONF_OBJECTS_DIR);
-        if (r.skipped) GTEST_SKIP() << backend_->name() << " backend unavailable: " << *r.skipped;
+        if (r.skipped) GTEST_SKIP() << backend_->name() << " backend " << *r.skipped;
         for (const std::string& f : r.failures) ADD_FAILURE() << case_.file << ": " << case_.name << ": " << f;
     }
 
