@@ -9,13 +9,21 @@
 // raw_tp and syscall programs get the context bytes as they are.
 //
 // A run on a chosen CPU: bpfvm gives each thread a per-CPU slot
-// (current_cpu()) and offers no way to pick another; a run on any other CPU
-// than the calling thread's slot is reported unsupported (the case is skipped).
+// (current_cpu(): the lowest slot no other live thread holds) and offers no
+// way to pick another. A run on the calling thread's slot runs on the calling
+// thread (the task helpers see the runner); a run on another CPU runs on a
+// worker thread of the backend that holds that slot (checked: the worker's
+// current_cpu() is the CPU asked for), else the case is skipped with the
+// reason. A worker is another thread: its pid_tgid is not the runner's.
 #include "bpfvm_backend.h"
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <linux/bpf.h>
 #include <sys/mman.h>
@@ -79,6 +87,82 @@ Errno<void> sys_result(long r) {
     return {};
 }
 
+// A thread that keeps the per-CPU slot it got when it started and runs jobs.
+class SlotWorker {
+public:
+    SlotWorker() : thread_([this] { loop(); }) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return started_; });
+    }
+    ~SlotWorker() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    SlotWorker(const SlotWorker&) = delete;
+    SlotWorker& operator=(const SlotWorker&) = delete;
+    uint32_t slot() const { return slot_; }
+    // Runs `job` on the worker and waits for it.
+    void run(std::function<void()> job) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        job_ = std::move(job);
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return !job_; });
+    }
+
+private:
+    void loop() {
+        uint32_t slot = current_cpu();
+        std::unique_lock<std::mutex> lock(mutex_);
+        slot_ = slot;
+        started_ = true;
+        cv_.notify_all();
+        for (;;) {
+            cv_.wait(lock, [this] { return stop_ || bool(job_); });
+            if (stop_) return;
+            job_();
+            job_ = nullptr;
+            cv_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::function<void()> job_;
+    bool started_ = false;
+    bool stop_ = false;
+    uint32_t slot_ = 0;
+    std::thread thread_; // last: starts once the members above exist
+};
+
+// The workers, one per slot other than the runner's, made on demand; one set
+// for the process (a slot a worker holds is no other thread's).
+class SlotWorkers {
+public:
+    // The worker whose slot is `cpu`, or nullptr when no new thread gets it.
+    SlotWorker* for_cpu(uint32_t cpu, uint32_t slots) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (;;) {
+            for (auto& w : workers_)
+                if (w->slot() % slots == cpu) return w.get();
+            if (workers_.size() + 1 >= slots) return nullptr;
+            workers_.push_back(std::make_unique<SlotWorker>());
+        }
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<SlotWorker>> workers_;
+};
+
+SlotWorkers& slot_workers() {
+    static SlotWorkers workers;
+    return workers;
+}
+
 struct EventReader {
     std::vector<Bytes> records;
     std::unique_ptr<PerfBufferReader> perf;
@@ -87,7 +171,8 @@ struct EventReader {
 
 class BpfvmObject final : public LoadedObject {
 public:
-    explicit BpfvmObject(std::shared_ptr<bpfvm::LoadedObject> obj) : obj_(std::move(obj)) {}
+    BpfvmObject(std::shared_ptr<bpfvm::LoadedObject> obj, SlotWorkers& workers)
+        : obj_(std::move(obj)), workers_(workers) {}
 
     std::vector<MapDesc> maps() const override {
         std::vector<MapDesc> out;
@@ -250,10 +335,20 @@ public:
         if (p == nullptr) return failure(fmt::format("no program '{}' in the object", program));
         uint32_t slots = default_nr_cpus();
         uint32_t here = current_cpu() % slots;
-        if (input.cpu != here)
+        if (input.cpu == here) return run_here(*p, program, input);
+        SlotWorker* worker = workers_.for_cpu(input.cpu, slots);
+        if (worker == nullptr)
             return failure(fmt::format("{}a run on CPU {}: bpfvm runs a program on the calling thread's per-CPU "
-                                       "slot ({}) and has no way to choose another",
-                                       kUnsupported, input.cpu, here));
+                                       "slot ({}), and no worker thread got slot {}",
+                                       kUnsupported, input.cpu, here, input.cpu));
+        Outcome<RunOutput> out = failure("the worker did not run");
+        worker->run([&] { out = run_here(*p, program, input); });
+        return out;
+    }
+
+private:
+    Outcome<RunOutput> run_here(const LoadedProgram& prog, const std::string& program, const RunInput& input) {
+        const LoadedProgram* p = &prog;
         RunOptions options;
         options.checked = p->checked();
         RunOutput out;
@@ -318,7 +413,6 @@ public:
         }
     }
 
-private:
     Map* find(const std::string& name) const {
         const LoadedMap* m = obj_->find_loaded_map(name);
         return m ? m->map.get() : nullptr;
@@ -333,6 +427,7 @@ private:
     }
 
     std::shared_ptr<bpfvm::LoadedObject> obj_;
+    SlotWorkers& workers_;
     std::map<std::string, std::unique_ptr<EventReader>> readers_;
 };
 
@@ -350,7 +445,8 @@ public:
         options.checked = true;
         auto obj = bpfvm::LoadedObject::load(path, options);
         if (!obj) return failure(fmt::format("LoadedObject::load({}): {}", path, obj.error().to_string()));
-        return std::unique_ptr<LoadedObject>(new BpfvmObject(std::move(*obj)));
+        current_cpu(); // the runner's slot is taken before any worker's
+        return std::unique_ptr<LoadedObject>(new BpfvmObject(std::move(*obj), slot_workers()));
     }
 
 private:
