@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -204,9 +205,14 @@ public:
     // BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS; 0 otherwise.
     virtual uint64_t ringbuf_query(uint64_t flags);
     // perf_event_array: bpf_perf_event_output. flags: BPF_F_INDEX_MASK index or
-    // BPF_F_CURRENT_CPU (entry current_cpu() % max_entries). -ENOENT if no reader enabled
-    // that slot, -E2BIG index >= max_entries, -ENOSPC buffer full (counted lost).
-    virtual long perf_event_output(uint64_t flags, const void* data, uint64_t size);
+    // BPF_F_CURRENT_CPU (entry current_cpu() % max_entries); the upper 32 bits
+    // are the helper's (packet bytes: `tail`). The record is data then tail,
+    // zero-padded as Linux pads raw samples (round_up(size + 4, 8) - 4 bytes).
+    // -ENOENT if no reader enabled that slot, -E2BIG index >= max_entries,
+    // -EOPNOTSUPP a slot other than the calling thread's (Linux: an event on
+    // another CPU), -ENOSPC buffer full (counted lost).
+    virtual long perf_event_output(uint64_t flags, const void* data, uint64_t size,
+                                   std::span<const uint8_t> tail = {});
 
     // Arrays (array, percpu_array not included): the first value; values follow
     // each other every round_up(value_size, 8) bytes. For BPF_PSEUDO_MAP_VALUE

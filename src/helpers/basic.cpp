@@ -34,16 +34,45 @@ uint64_t clock_ns(clockid_t id) {
 
 // ---- probe_read
 
-uint64_t probe_read_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx, std::string_view name) {
+// Linux has two address spaces, and probe_read_kernel/user read one each.
+// bpfvm's: "kernel" memory is what bpfvm gives the run (its stack, context,
+// maps, memory helpers return: what a checked run may access); "user" memory
+// is the rest of the process (the application's own data). The NULL page is
+// user memory, as on x86-64. A fast (unchecked) run cannot tell the two apart
+// beyond the NULL page: there each reads either (docs/helpers.md).
+enum class AddressSpace { Either, Kernel, User };
+constexpr uint64_t kNullPage = 4096;
+
+// The error Linux gives for reading [src, src+n) from the wrong address
+// space (probe_read_kernel: -ERANGE, probe_read_user: -EFAULT), or 0.
+long wrong_address_space(ExecContext* ctx, AddressSpace space, uint64_t src, uint64_t n) {
+    if (space == AddressSpace::Either) return 0;
+    const bool run_memory = ctx && ctx->checked && n > 0 && src + n >= src && ctx->may_access(src, n, false);
+    if (space == AddressSpace::Kernel)
+        return src < kNullPage || (ctx && ctx->checked && !run_memory) ? -ERANGE : 0;
+    return run_memory ? -EFAULT : 0;
+}
+
+uint64_t probe_read_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx, std::string_view name,
+                           AddressSpace space) {
     const uint32_t n = static_cast<uint32_t>(size);
     if (!check_argument(ctx, name, "dst", dst, n, true)) return ret(-EFAULT);
+    if (long e = wrong_address_space(ctx, space, src, n)) {
+        std::memset(reinterpret_cast<void*>(dst), 0, n);
+        return ret(e);
+    }
     return ret(read_memory(reinterpret_cast<void*>(dst), src, n));
 }
 
 uint64_t probe_read_str_common(uint64_t dst, uint64_t size, uint64_t src, ExecContext* ctx,
-                               std::string_view name) {
+                               std::string_view name, AddressSpace space) {
     const uint32_t n = static_cast<uint32_t>(size);
     if (!check_argument(ctx, name, "dst", dst, n, true)) return ret(-EFAULT);
+    // A string's length is not known ahead: its first byte decides the space.
+    if (long e = n == 0 ? 0 : wrong_address_space(ctx, space, src, 1)) {
+        std::memset(reinterpret_cast<void*>(dst), 0, n);
+        return ret(e);
+    }
     return ret(read_string(reinterpret_cast<char*>(dst), src, n));
 }
 
@@ -179,22 +208,22 @@ long csum_diff(const void* from, uint32_t from_size, const void* to, uint32_t to
 namespace helpers {
 
 uint64_t probe_read(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx, __func__);
+    return probe_read_common(dst, size, src, ctx, __func__, AddressSpace::Either);
 }
 uint64_t probe_read_user(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx, __func__);
+    return probe_read_common(dst, size, src, ctx, __func__, AddressSpace::User);
 }
 uint64_t probe_read_kernel(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx, __func__);
+    return probe_read_common(dst, size, src, ctx, __func__, AddressSpace::Kernel);
 }
 uint64_t probe_read_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_str_common(dst, size, src, ctx, __func__);
+    return probe_read_str_common(dst, size, src, ctx, __func__, AddressSpace::Either);
 }
 uint64_t probe_read_user_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_str_common(dst, size, src, ctx, __func__);
+    return probe_read_str_common(dst, size, src, ctx, __func__, AddressSpace::User);
 }
 uint64_t probe_read_kernel_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_str_common(dst, size, src, ctx, __func__);
+    return probe_read_str_common(dst, size, src, ctx, __func__, AddressSpace::Kernel);
 }
 
 uint64_t ktime_get_ns(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, ExecContext*) {
@@ -269,7 +298,7 @@ uint64_t get_current_comm(uint64_t buf, uint64_t size, uint64_t, uint64_t, uint6
 }
 
 uint64_t copy_from_user(uint64_t dst, uint64_t size, uint64_t src, uint64_t, uint64_t, ExecContext* ctx) {
-    return probe_read_common(dst, size, src, ctx, __func__);
+    return probe_read_common(dst, size, src, ctx, __func__, AddressSpace::User);
 }
 
 uint64_t get_ns_current_pid_tgid(uint64_t dev, uint64_t ino, uint64_t nsdata, uint64_t size, uint64_t,

@@ -230,9 +230,15 @@ uint64_t ringbuf_query(uint64_t map, uint64_t flags, uint64_t, uint64_t, uint64_
 uint64_t perf_event_output(uint64_t, uint64_t map, uint64_t flags, uint64_t data, uint64_t size, ExecContext* ctx) {
     Map* m = as_map(map);
     if (!m || m->type() != BPF_MAP_TYPE_PERF_EVENT_ARRAY) return ret(-EINVAL);
-    if (flags & ~BPF_F_INDEX_MASK) return ret(-EINVAL);
+    // Packet programs (a run with a packet: RunOptions::packet) may append
+    // that many of the packet's bytes with the upper 32 bits of the flags
+    // (Linux's bpf_skb/xdp_event_output); other programs may not.
+    std::span<const uint8_t> packet = ctx && ctx->options ? ctx->options->packet : std::span<const uint8_t>{};
+    const uint64_t packet_bytes = (flags & BPF_F_CTXLEN_MASK) >> 32;
+    if (flags & ~(packet.empty() ? BPF_F_INDEX_MASK : BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) return ret(-EINVAL);
+    if (packet_bytes > packet.size()) return ret(-EFAULT);
     if (!ARG(data, size, false)) return ret(-EFAULT);
-    return ret(m->perf_event_output(flags, as_ptr(data), size));
+    return ret(m->perf_event_output(flags & BPF_F_INDEX_MASK, as_ptr(data), size, packet.first(packet_bytes)));
 }
 
 } // namespace helpers

@@ -529,7 +529,7 @@ uint32_t Map::tail_call_target(uint32_t) const { return 0; }
 void* Map::ringbuf_reserve(uint64_t, uint64_t) { return nullptr; }
 long Map::ringbuf_output(const void*, uint64_t, uint64_t) { return -EINVAL; }
 uint64_t Map::ringbuf_query(uint64_t) { return 0; }
-long Map::perf_event_output(uint64_t, const void*, uint64_t) { return -EINVAL; }
+long Map::perf_event_output(uint64_t, const void*, uint64_t, std::span<const uint8_t>) { return -EINVAL; }
 void* Map::value_base() { return nullptr; }
 std::shared_ptr<Map> Map::inner_map(const void*) { return nullptr; }
 

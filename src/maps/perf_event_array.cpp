@@ -6,7 +6,8 @@
 // buffer of MapOptions::perf_buffer_size bytes in the map's mapping. A slot
 // receives output once it is enabled: a userspace update of index i (any u32
 // value; PerfBufferReader::create enables them all). Records are
-// { u32 size, u32 0 } then the data padded to 8 bytes; a record that does not
+// { u32 size, u32 0 } then the data (Linux's raw sample: the program's bytes
+// zero-padded to round_up(n + 4, 8) - 4), padded to 8 bytes; a record that does not
 // fit is dropped and counted (PERF_RECORD_LOST for the reader).
 #include <cerrno>
 #include <chrono>
@@ -50,6 +51,7 @@ PerfSlot* perf_slot(void* base, uint32_t buffer, uint32_t i) {
 }
 
 void ring_write(unsigned char* ring, uint32_t size, uint64_t pos, const void* src, uint64_t n) {
+    if (n == 0) return;
     uint64_t off = pos & (size - 1);
     uint64_t first = std::min<uint64_t>(n, size - off);
     memcpy(ring + off, src, first);
@@ -82,27 +84,36 @@ public:
     long update(const void*, const void*, uint64_t) override { return -EINVAL; }
     long erase(const void*) override { return -EINVAL; }
 
-    long perf_event_output(uint64_t flags, const void* data, uint64_t size) override {
+    long perf_event_output(uint64_t flags, const void* data, uint64_t size, std::span<const uint8_t> tail) override {
         if (flags & ~uint64_t(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) return -EINVAL;
         uint64_t index = flags & BPF_F_INDEX_MASK;
-        // The calling thread's slot, as per-CPU maps choose theirs.
-        if (index == BPF_F_CURRENT_CPU) index = cpu_slot(spec_.max_entries);
+        // The calling thread's slot, as per-CPU maps choose theirs; slot i's
+        // "event" is on CPU i, so only that slot takes the thread's output.
+        const uint32_t cpu = cpu_slot(spec_.max_entries);
+        if (index == BPF_F_CURRENT_CPU) index = cpu;
         if (index >= spec_.max_entries) return -E2BIG;
         PerfSlot* s = slot(uint32_t(index));
         if (!s->enabled.load(std::memory_order_acquire)) return -ENOENT;
-        uint64_t len = 8 + round_up(size, 8);
+        if (index != cpu) return -EOPNOTSUPP;
+        // Linux's raw sample: u32 size, then size bytes, 8-byte aligned together.
+        const uint64_t raw = round_up(size + tail.size() + 4, 8) - 4;
+        if (raw > UINT32_MAX) return -E2BIG;
+        uint64_t len = 8 + round_up(raw, 8);
         {
             WordLock g(s->lock);
             uint64_t head = s->head.load(std::memory_order_relaxed);
-            uint64_t tail = s->tail.load(std::memory_order_acquire);
-            if (len > buffer_ - (head - tail)) {
+            uint64_t tail_pos = s->tail.load(std::memory_order_acquire);
+            if (len > buffer_ - (head - tail_pos)) {
                 s->lost.fetch_add(1, std::memory_order_relaxed);
                 return -ENOSPC;
             }
             unsigned char* ring = reinterpret_cast<unsigned char*>(s + 1);
-            uint32_t hdr[2] = {uint32_t(size), 0};
+            uint32_t hdr[2] = {uint32_t(raw), 0};
             ring_write(ring, buffer_, head, hdr, 8);
             ring_write(ring, buffer_, head + 8, data, size);
+            ring_write(ring, buffer_, head + 8 + size, tail.data(), tail.size());
+            static constexpr unsigned char kZeros[8] = {};
+            ring_write(ring, buffer_, head + 8 + size + tail.size(), kZeros, raw - size - tail.size());
             s->head.store(head + len, std::memory_order_release);
         }
         wake_->seq.fetch_add(1, std::memory_order_acq_rel);

@@ -155,15 +155,26 @@ TEST(MapHelpers, PerfEventOutput) {
     });
     ASSERT_TRUE(reader) << reader.error().to_string();
     const char data[8] = "sample!";
-    EXPECT_EQ(helpers::perf_event_output(0, u(map.get()), 1, u(data), 8, nullptr), 0u);
+    const uint32_t mine = current_cpu() % 2;
+    EXPECT_EQ(helpers::perf_event_output(0, u(map.get()), mine, u(data), 8, nullptr), 0u);
+    EXPECT_EQ(s(helpers::perf_event_output(0, u(map.get()), 1 - mine, u(data), 8, nullptr)), -EOPNOTSUPP); // another CPU's
     EXPECT_EQ(s(helpers::perf_event_output(0, u(map.get()), 2, u(data), 8, nullptr)), -E2BIG); // index >= max_entries
+    // Packet bytes (the upper 32 bits) only where the run has a packet.
     EXPECT_EQ(s(helpers::perf_event_output(0, u(map.get()), 1ull << 32, u(data), 8, nullptr)), -EINVAL);
+    const uint8_t packet[3] = {1, 2, 3};
+    RunOptions with_packet;
+    with_packet.packet = packet;
+    ExecContext run;
+    run.options = &with_packet;
+    EXPECT_EQ(s(helpers::perf_event_output(0, u(map.get()), (4ull << 32) | BPF_F_CURRENT_CPU, u(data), 8, &run)), -EFAULT);
+    EXPECT_EQ(helpers::perf_event_output(0, u(map.get()), (2ull << 32) | BPF_F_CURRENT_CPU, u(data), 8, &run), 0u);
     auto arr = make_map(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
     EXPECT_EQ(s(helpers::perf_event_output(0, u(arr.get()), 0, u(data), 8, nullptr)), -EINVAL);
-    EXPECT_GE((*reader)->consume(), 1);
-    ASSERT_FALSE(got.empty());
-    EXPECT_EQ(got[0].first, 1u);
-    EXPECT_EQ(got[0].second.substr(0, 8), std::string(data, 8));
+    EXPECT_EQ((*reader)->consume(), 2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].first, mine);
+    EXPECT_EQ(got[0].second, std::string(data, 8) + std::string(4, '\0')); // padded: round_up(8 + 4, 8) - 4
+    EXPECT_EQ(got[1].second, std::string(data, 8) + std::string("\x01\x02\0\0", 4)); // 10 bytes, padded to 12
 }
 
 TEST(MapHelpersChecked, LookupsExposeValues) {

@@ -113,6 +113,9 @@ public:
     virtual std::optional<std::string> unavailable() = 0;
     virtual unsigned possible_cpus() const = 0;
     virtual Outcome<std::unique_ptr<LoadedObject>> load(const std::string& path) = 0;
+    // Why the backend loads objects a verifier must refuse ("load_fails"
+    // cases are skipped with it), or nothing when it verifies them.
+    virtual std::optional<std::string> loads_unverified() const { return std::nullopt; }
 };
 
 // The registration point: backends.cpp lists every backend the suite runs.

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include <linux/bpf.h>
@@ -72,6 +73,7 @@ public:
     uint32_t end() const { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(base_) + size_); }
     Bytes bytes() const { return Bytes(base_, base_ + size_); }
     MemoryRegion region() const { return MemoryRegion{reinterpret_cast<uint64_t>(base_), size_, true, "packet"}; }
+    std::span<const uint8_t> span() const { return {base_, size_}; }
 
 private:
     uint8_t* base_ = nullptr;
@@ -363,6 +365,7 @@ private:
             put32(ctx, offsetof(struct xdp_md, data_end), pkt.end());
             put32(ctx, offsetof(struct xdp_md, data_meta), pkt.begin());
             options.regions.push_back(pkt.region());
+            options.packet = pkt.span(); // the run's packet (LD_ABS, bpf_perf_event_output's packet bytes)
             auto r = p->run(ctx.data(), ctx.size(), options);
             if (!r) return failure(fmt::format("running {}: {}", program, r.error().to_string()));
             out.retval = static_cast<uint32_t>(*r);
@@ -382,6 +385,7 @@ private:
             put32(ctx, kSkbDataEnd, pkt.end());
             put32(ctx, kSkbDataMeta, pkt.begin());
             options.regions.push_back(pkt.region());
+            options.packet = pkt.span(); // the run's packet (LD_ABS, bpf_perf_event_output's packet bytes)
             auto r = p->run(ctx.data(), ctx.size(), options);
             if (!r) return failure(fmt::format("running {}: {}", program, r.error().to_string()));
             out.retval = static_cast<uint32_t>(*r);
@@ -438,6 +442,9 @@ public:
     std::string name() const override { return name_; }
     std::optional<std::string> unavailable() override { return std::nullopt; }
     unsigned possible_cpus() const override { return default_nr_cpus(); }
+    std::optional<std::string> loads_unverified() const override {
+        return "bpfvm has no verifier yet (issue 5): it loads the object and checks its accesses as it runs";
+    }
 
     Outcome<std::unique_ptr<LoadedObject>> load(const std::string& path) override {
         LoadOptions options;

@@ -745,6 +745,10 @@ CaseResult run_case(MapConfBackend& backend, const Case& c, const std::string& o
         result.skipped = fmt::format("needs {} CPUs, the backend has {}", c.min_cpus, backend.possible_cpus());
         return result;
     }
+    if (auto why = backend.loads_unverified(); why && c.load_fails) {
+        result.skipped = "the object must be refused, and " + *why;
+        return result;
+    }
     std::string path = fmt::format("{}/{}.bpf.o", objects_dir, c.object);
     if (!std::filesystem::exists(path)) {
         result.failures.push_back(fmt::format("{} does not exist (is programs/{}.c built?)", path, c.object));

@@ -140,48 +140,54 @@ TEST(PerfEventArrayMap, OutputToEnabledSlotsAndLost) {
     MapOptions o = root.options();
     o.perf_buffer_size = 4096;
     auto m = make(spec(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2), o);
+    const uint32_t mine = current_cpu() % 2, other = 1 - mine;
     uint32_t data = 5;
-    EXPECT_EQ(m->perf_event_output(0, &data, 4), -ENOENT); // no reader yet
+    EXPECT_EQ(m->perf_event_output(mine, &data, 4), -ENOENT); // no reader yet
     EXPECT_EQ(m->perf_event_output(2, &data, 4), -E2BIG);
     EXPECT_EQ(m->perf_event_output(uint64_t(1) << 60, &data, 4), -EINVAL);
-    std::vector<std::pair<uint32_t, uint32_t>> samples;
+    std::vector<std::pair<uint32_t, std::vector<uint8_t>>> samples;
     std::vector<std::pair<uint32_t, uint64_t>> lost;
     auto reader = PerfBufferReader::create(
         m,
         [&](uint32_t cpu, const void* d, size_t n) {
-            EXPECT_EQ(n, 4u);
-            uint32_t v;
-            memcpy(&v, d, 4);
-            samples.emplace_back(cpu, v);
+            auto* b = static_cast<const uint8_t*>(d);
+            samples.emplace_back(cpu, std::vector<uint8_t>(b, b + n));
         },
         [&](uint32_t cpu, uint64_t n) { lost.emplace_back(cpu, n); });
     ASSERT_TRUE(reader) << reader.error().message;
-    EXPECT_EQ(m->perf_event_output(1, &data, 4), 0);
-    EXPECT_EQ((*reader)->consume(), 1);
-    samples.clear();
-    uint32_t mine = current_cpu() % 2;
+    // Slot i is CPU i's: another CPU's slot refuses (Linux: -EOPNOTSUPP).
+    EXPECT_EQ(m->perf_event_output(other, &data, 4), -EOPNOTSUPP);
+    EXPECT_EQ(m->perf_event_output(mine, &data, 4), 0);
     EXPECT_EQ(m->perf_event_output(BPF_F_CURRENT_CPU, &data, 4), 0);
-    EXPECT_EQ((*reader)->consume(), 1);
-    ASSERT_EQ(samples.size(), 1u);
-    EXPECT_EQ(samples[0].first, mine);
+    EXPECT_EQ((*reader)->consume(), 2);
+    ASSERT_EQ(samples.size(), 2u);
+    EXPECT_EQ(samples[1].first, mine);
+    EXPECT_EQ(samples[1].second, (std::vector<uint8_t>{5, 0, 0, 0})); // 4 + 4: no padding
     samples.clear();
-    EXPECT_EQ(m->perf_event_output(1, &data, 4), 0);
+    // Raw samples are padded with zeros to round_up(n + 4, 8) - 4; the tail follows the data.
+    uint64_t eight = 0x0807060504030201;
+    const uint8_t tail[3] = {0xa, 0xb, 0xc};
+    EXPECT_EQ(m->perf_event_output(mine, &eight, 8), 0);
+    EXPECT_EQ(m->perf_event_output(mine, &eight, 1, tail), 0);
+    EXPECT_EQ((*reader)->consume(), 2);
+    ASSERT_EQ(samples.size(), 2u);
+    EXPECT_EQ(samples[0].second, (std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0}));
+    EXPECT_EQ(samples[1].second, (std::vector<uint8_t>{1, 0xa, 0xb, 0xc}));
+    samples.clear();
     data = 6;
-    EXPECT_EQ(m->perf_event_output(0, &data, 4), 0);
     int ok = 0;
-    while (m->perf_event_output(0, &data, 4) == 0) ok++;
-    EXPECT_EQ(ok, 4096 / 16 - 1);
-    EXPECT_EQ(m->perf_event_output(0, &data, 4), -ENOSPC);
-    EXPECT_EQ((*reader)->consume(), 4096 / 16 + 1);
-    EXPECT_EQ(samples[0], std::make_pair(0u, 6u));
-    EXPECT_EQ(samples.back(), std::make_pair(1u, 5u));
+    while (m->perf_event_output(mine, &data, 4) == 0) ok++;
+    EXPECT_EQ(ok, 4096 / 16);
+    EXPECT_EQ(m->perf_event_output(mine, &data, 4), -ENOSPC);
+    EXPECT_EQ((*reader)->consume(), 4096 / 16);
+    EXPECT_EQ(samples[0], std::make_pair(mine, std::vector<uint8_t>{6, 0, 0, 0}));
     ASSERT_EQ(lost.size(), 1u);
-    EXPECT_EQ(lost[0], std::make_pair(0u, uint64_t(2)));
-    uint32_t k = 0, v;
+    EXPECT_EQ(lost[0], std::make_pair(mine, uint64_t(2)));
+    uint32_t k = mine, v;
     EXPECT_EQ(m->sys_lookup(&k, &v, 0), -524);
     EXPECT_EQ(m->sys_delete(&k), 0);
     EXPECT_EQ(m->sys_delete(&k), -ENOENT);
-    EXPECT_EQ(m->perf_event_output(0, &data, 4), -ENOENT);
+    EXPECT_EQ(m->perf_event_output(mine, &data, 4), -ENOENT);
     EXPECT_EQ(m->sys_update(&k, &v, BPF_NOEXIST), -EINVAL);
 }
 
