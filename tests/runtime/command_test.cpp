@@ -146,6 +146,9 @@ TEST_F(CommandTest, APinnedProgramRunsInLaterProcessesThatShareItsPinnedMap) {
     EXPECT_EQ(parse(bpfvm("prog run prog_add -j --data-in " + shell_quote(five)))["retval"], 105);
 
     auto show = parse(bpfvm("prog show -j"));
+    // bpftool's place for the output flags, before the command, works too.
+    EXPECT_EQ(parse(bpfvm("-j prog show")), show);
+    EXPECT_EQ(parse(bpfvm("-p prog show")), show);
     ASSERT_TRUE(show.is_array());
     ASSERT_EQ(show.size(), 1u);
     EXPECT_EQ(show[0]["name"], "add");

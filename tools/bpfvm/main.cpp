@@ -28,6 +28,27 @@ int main(int argc, char** argv) {
     if (args.size() >= 2 && args[1] == "conformance-plugin")
         return bpfvm::cli::conformance_plugin({args.begin() + 2, args.end()});
 
+    // bpftool takes its output flags before the command too (`bpftool -j map
+    // show`); the commands that have them take them at their end.
+    {
+        size_t first = 1;
+        std::vector<std::string> output_flags;
+        while (first < args.size() && !args[first].empty() && args[first][0] == '-') {
+            const std::string& a = args[first];
+            if (a == "-j" || a == "-p" || a == "--json" || a == "--pretty" || a == "-jp" || a == "-pj") {
+                output_flags.push_back(a);
+                args.erase(args.begin() + static_cast<long>(first));
+            } else {
+                first++;
+            }
+        }
+        args.insert(args.end(), output_flags.begin(), output_flags.end());
+    }
+    std::vector<char*> argv_moved;
+    for (auto& a : args) argv_moved.push_back(a.data());
+    argc = static_cast<int>(argv_moved.size());
+    argv = argv_moved.data();
+
     CLI::App app{"bpfvm: eBPF programs in userspace: assemble, disassemble, verify and run them"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "bpfvm 0.1.0");
