@@ -10,6 +10,7 @@
 #include "bpfvm/elf.h"
 #include "bpfvm/runtime.h"
 #include "commands.h"
+#include "json_output.h"
 
 namespace bpfvm::cli {
 namespace {
@@ -149,19 +150,17 @@ Command add_object(CLI::App& app) {
     object->require_subcommand(1);
     struct Options {
         std::string path;
-        bool json = false, pretty = false;
+        OutputFlags out;
     };
     auto o = std::make_shared<Options>();
     CLI::App* show = object->add_subcommand("show", "Programs, maps, sections and BTF of an object");
     show->add_option("object", o->path, "ELF object")->required();
-    show->add_flag("-j,--json", o->json, "Output as JSON");
-    show->add_flag("-p,--pretty", o->pretty, "Output as human-readable JSON");
+    add_output_flags(show, &o->out);
     return {object, [o] {
                 auto obj = ElfObject::open(o->path);
                 if (!obj) return report(obj.error().to_string());
-                if (o->json || o->pretty) {
-                    json j = object_json(*obj);
-                    std::cout << (o->pretty ? j.dump(2) : j.dump()) << "\n";
+                if (o->out.any()) {
+                    emit(object_json(*obj), o->out.pretty);
                 } else {
                     print_object(*obj);
                 }

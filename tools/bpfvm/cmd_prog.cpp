@@ -12,23 +12,12 @@
 #include "bpfvm/jit.h"
 #include "bpfvm/runtime.h"
 #include "commands.h"
+#include "json_output.h"
 
 namespace bpfvm::cli {
 namespace {
 
 using nlohmann::json;
-
-void emit(const json& j, bool pretty) { std::cout << (pretty ? j.dump(2) : j.dump()) << "\n"; }
-
-struct OutputFlags {
-    bool json = false;
-    bool pretty = false;
-    bool any() const { return json || pretty; }
-};
-void add_output_flags(CLI::App* cmd, OutputFlags* f) {
-    cmd->add_flag("-j,--json", f->json, "Output as JSON");
-    cmd->add_flag("-p,--pretty", f->pretty, "Output as human-readable JSON");
-}
 
 struct EngineFlags {
     bool interpreter = false;
