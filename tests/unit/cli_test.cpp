@@ -172,6 +172,33 @@ TEST(Cli, ElfObjects) {
     EXPECT_NE(cut.err.find("cut.o: "), std::string::npos) << cut.err;
 }
 
+TEST(Cli, RunCreatesTheMapsOfAnObject) {
+    TempDir d;
+    d.write("maps.c", "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+                      "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u32);"
+                      " __type(value, __u64); } seen SEC(\".maps\");\n"
+                      "__u64 total = 5;\n"
+                      "SEC(\"syscall\") long prog(unsigned int *key) {\n"
+                      "  __u64 one = 1, *v = bpf_map_lookup_elem(&seen, key);\n"
+                      "  if (!v) { bpf_map_update_elem(&seen, key, &one, BPF_ANY); v = &one; }\n"
+                      "  total += *key;\n  return total * 100 + *v;\n}\n"
+                      "char _license[] SEC(\"license\") = \"GPL\";\n");
+    auto cc = run_command("clang -O2 -g -target bpf -I/usr/include/$(gcc -dumpmachine) -c " + d.file("maps.c") +
+                          " -o " + d.file("maps.o"));
+    if (cc.exit_code != 0) GTEST_SKIP() << "clang -target bpf unavailable: " << cc.err;
+    for (const char* engine : {"jit", "interp"}) {
+        auto r = bpfvm_cmd("run " + d.file("maps.o") + " --mem-hex '02 00 00 00' --engine " + engine);
+        EXPECT_EQ(r.exit_code, 0) << engine << ": " << r.err;
+        EXPECT_EQ(r.out, "r0 = 0x2bd (701)\n") << engine; // total 5 + 2, a new entry
+        // The maps live as long as the run: repeats see the entry and the total.
+        r = bpfvm_cmd("run " + d.file("maps.o") + " --mem-hex '02 00 00 00' --repeat 3 --engine " + engine);
+        EXPECT_EQ(r.out, "r0 = 0x44d (1101)\n") << engine << ": " << r.err;
+    }
+    auto nosec = bpfvm_cmd("run " + d.file("maps.o") + " --section nope");
+    EXPECT_EQ(nosec.exit_code, 1);
+    EXPECT_NE(nosec.err.find("no section or function named 'nope'"), std::string::npos) << nosec.err;
+}
+
 TEST(Cli, Features) {
     auto text = bpfvm_cmd("features");
     EXPECT_EQ(text.exit_code, 0);

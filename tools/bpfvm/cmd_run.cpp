@@ -6,11 +6,24 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bpfvm/elf.h"
 #include "bpfvm/jit.h"
+#include "bpfvm/runtime.h"
 #include "bpfvm/vm.h"
 #include "commands.h"
 
 namespace bpfvm::cli {
+namespace {
+
+// Whether `path` is an ELF object with maps or global data: such a program
+// runs through the runtime (LoadedObject), which creates them.
+bool object_has_maps(const std::string& path, InputFormat format) {
+    if (path == "-" || (format != InputFormat::Auto && format != InputFormat::Elf)) return false;
+    auto obj = ElfObject::open(path);
+    return obj && !obj->maps().empty();
+}
+
+} // namespace
 
 Command add_run(CLI::App& app) {
     struct Options {
@@ -52,13 +65,6 @@ Command add_run(CLI::App& app) {
     cmd->add_flag("--json", opts->json, "Print the result as JSON");
     add_format_option(cmd, &opts->format);
     return {cmd, [opts] {
-                auto in = read_program(opts->input, opts->format, opts->section);
-                if (!in) return report(in.error().to_string());
-                auto prog = Program::from_insns(std::move(in->insns), in->name);
-                if (!prog) {
-                    Error e = prog.error();
-                    return report(fmt::format("{}: {}", in->name, e.to_string()));
-                }
                 std::vector<uint8_t> memory;
                 if (!opts->mem_file.empty()) {
                     auto m = read_file(opts->mem_file);
@@ -77,22 +83,58 @@ Command add_run(CLI::App& app) {
                 std::function<Result<uint64_t>(std::vector<uint8_t>&)> run_once;
                 std::optional<Interpreter> vm;
                 std::optional<JitProgram> jit;
-                if (opts->engine == "jit") {
-                    if (!JitProgram::supported()) return report("the JIT needs an x86-64 host: use --engine interp");
-                    JitOptions jo;
-                    jo.checked = !opts->unchecked;
-                    jo.blinding = opts->blinding;
-                    auto compiled = JitProgram::compile(*prog, default_helpers(), {}, jo);
-                    if (!compiled) return report(fmt::format("{}: {}", in->name, compiled.error().to_string()));
-                    jit = std::move(*compiled);
-                    if (opts->dump_jit) std::cout << jit->dump();
-                    run_once = [&](std::vector<uint8_t>& m) { return jit->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
+                std::shared_ptr<LoadedObject> object;
+                std::string name = opts->input;
+                if (object_has_maps(opts->input, opts->format)) {
+                    // The runtime creates the object's maps and binds all its helpers.
+                    if (opts->blinding) return report("--blinding: not available for objects with maps (use bpfvm prog run)");
+                    LoadOptions lo;
+                    lo.engine = opts->engine == "jit" ? EngineKind::Jit : EngineKind::Interpreter;
+                    lo.checked = !opts->unchecked;
+                    auto loaded = LoadedObject::load(opts->input, lo);
+                    if (!loaded) return report(loaded.error().to_string());
+                    object = *loaded;
+                    std::shared_ptr<LoadedProgram> p;
+                    if (!opts->section.empty()) {
+                        p = object->find_program(opts->section);
+                        if (!p) return report(fmt::format("{}: no section or function named '{}'", opts->input, opts->section));
+                    } else if (!object->programs().empty()) {
+                        p = object->programs().front();
+                    } else {
+                        return report(fmt::format("{}: the object has no programs", opts->input));
+                    }
+                    name = fmt::format("{}:{}", opts->input, p->section());
+                    if (opts->dump_jit) {
+                        if (!p->jit()) return report("--dump-jit needs --engine jit");
+                        std::cout << p->jit()->dump();
+                    }
+                    run_once = [p, &ro](std::vector<uint8_t>& m) { return p->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
                 } else {
-                    if (opts->dump_jit) return report("--dump-jit needs --engine jit");
-                    auto created = Interpreter::create(*prog);
-                    if (!created) return report(fmt::format("{}: {}", in->name, created.error().to_string()));
-                    vm = std::move(*created);
-                    run_once = [&](std::vector<uint8_t>& m) { return vm->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
+                    auto in = read_program(opts->input, opts->format, opts->section);
+                    if (!in) return report(in.error().to_string());
+                    name = in->name;
+                    auto prog = Program::from_insns(std::move(in->insns), in->name);
+                    if (!prog) {
+                        Error e = prog.error();
+                        return report(fmt::format("{}: {}", in->name, e.to_string()));
+                    }
+                    if (opts->engine == "jit") {
+                        if (!JitProgram::supported()) return report("the JIT needs an x86-64 host: use --engine interp");
+                        JitOptions jo;
+                        jo.checked = !opts->unchecked;
+                        jo.blinding = opts->blinding;
+                        auto compiled = JitProgram::compile(*prog, default_helpers(), {}, jo);
+                        if (!compiled) return report(fmt::format("{}: {}", in->name, compiled.error().to_string()));
+                        jit = std::move(*compiled);
+                        if (opts->dump_jit) std::cout << jit->dump();
+                        run_once = [&](std::vector<uint8_t>& m) { return jit->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
+                    } else {
+                        if (opts->dump_jit) return report("--dump-jit needs --engine jit");
+                        auto created = Interpreter::create(*prog);
+                        if (!created) return report(fmt::format("{}: {}", in->name, created.error().to_string()));
+                        vm = std::move(*created);
+                        run_once = [&](std::vector<uint8_t>& m) { return vm->run(m.empty() ? nullptr : m.data(), m.size(), ro); };
+                    }
                 }
                 std::vector<uint8_t> work;
                 Result<uint64_t> r0 = 0;
@@ -106,7 +148,7 @@ Command add_run(CLI::App& app) {
                         nlohmann::json j = {{"error", r0.error().message}, {"insn", r0.error().insn}};
                         std::cout << j.dump() << "\n";
                     }
-                    return report(fmt::format("{}: run failed: {}", in->name, r0.error().to_string()));
+                    return report(fmt::format("{}: run failed: {}", name, r0.error().to_string()));
                 }
                 if (opts->json) {
                     nlohmann::json j = {{"r0", *r0}, {"r0_hex", fmt::format("{:#x}", *r0)}};
