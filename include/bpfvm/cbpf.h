@@ -11,7 +11,13 @@
 #include <vector>
 
 #include "bpfvm/error.h"
-#include "bpfvm/insn.h"
+
+// bpfvm::Insn (the eBPF instruction) is only declared here, so that this
+// header does not pull in <linux/bpf.h>, whose struct bpf_insn clashes with
+// libpcap's <pcap/bpf.h>: include "bpfvm/insn.h" to use ebpf()/to_ebpf().
+namespace bpfvm {
+struct Insn;
+}
 
 namespace bpfvm::cbpf {
 
@@ -22,6 +28,8 @@ struct Insn {
     uint8_t jt = 0;
     uint8_t jf = 0;
     uint32_t k = 0;
+
+    friend bool operator==(const Insn&, const Insn&) = default;
 };
 static_assert(sizeof(Insn) == 8);
 
@@ -55,7 +63,40 @@ struct Packet {
     uint16_t vlan_tci = 0;
     bool vlan_present = false;
     uint16_t vlan_tpid = 0;
+    // Where the network header starts in `data`: the base of SKF_NET_OFF
+    // loads (Linux: skb_network_offset). Ethernet: 14; see
+    // network_offset_for_linktype().
+    uint32_t network_offset = 14;
 };
+
+// The network header's offset for a pcap link type (DLT_*): 14 for Ethernet,
+// 0 for raw IP, 16 for Linux cooked captures (SLL), 4 for BSD loopback
+// (NULL), ...; 0 for a link type it does not know.
+uint32_t network_offset_for_linktype(int linktype);
+
+// The context a translated program gets in r1 (Linux keeps it in r6): the
+// packet's metadata. Each SKF_AD_* ancillary load that reads metadata is a
+// 32-bit load of the field at offset SKF_AD_*; see docs/cbpf.md.
+struct Context {
+    uint32_t protocol = 0;       // 0  SKF_AD_PROTOCOL
+    uint32_t pkttype = 0;        // 4  SKF_AD_PKTTYPE
+    uint32_t ifindex = 0;        // 8  SKF_AD_IFINDEX
+    uint32_t unused_12_20[2]{};  // 12 SKF_AD_NLATTR, 16 SKF_AD_NLATTR_NEST (refused)
+    uint32_t mark = 0;           // 20 SKF_AD_MARK
+    uint32_t queue = 0;          // 24 SKF_AD_QUEUE
+    uint32_t hatype = 0;         // 28 SKF_AD_HATYPE
+    uint32_t rxhash = 0;         // 32 SKF_AD_RXHASH
+    uint32_t unused_36_44[2]{};  // 36 SKF_AD_CPU (a helper call), 40 SKF_AD_ALU_XOR_X (A ^= X)
+    uint32_t vlan_tci = 0;       // 44 SKF_AD_VLAN_TAG
+    uint32_t vlan_present = 0;   // 48 SKF_AD_VLAN_TAG_PRESENT (0 or 1)
+    uint32_t unused_52_60[2]{};  // 52 SKF_AD_PAY_OFFSET (refused), 56 SKF_AD_RANDOM (a helper call)
+    uint32_t vlan_tpid = 0;      // 60 SKF_AD_VLAN_TPID
+    uint32_t len = 0;            // 64 BPF_LD|BPF_LEN, BPF_LDX|BPF_LEN
+    uint32_t network_offset = 0; // 68 base of SKF_NET_OFF loads
+};
+static_assert(sizeof(Context) == 72);
+// The context for a packet: `len` is wire_len, or caplen when wire_len is 0.
+Context make_context(const Packet& packet);
 
 enum class Engine : uint8_t { Jit, Interpreter };
 
