@@ -97,9 +97,10 @@ uint32_t Filter::run(const Packet& packet) const {
         ctx.len = packet.wire_len != 0 ? packet.wire_len : packet.caplen;
         ctx.network_offset = packet.network_offset;
     }
-    RunOptions options;
-    options.packet = std::span<const uint8_t>(packet.data, packet.caplen);
-    if (!options.packet.data()) options.packet = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(""), 0);
+    // One RunOptions per thread, so that a run constructs none.
+    thread_local RunOptions options;
+    options.packet = std::span<const uint8_t>(packet.data ? packet.data : reinterpret_cast<const uint8_t*>(""),
+                                              packet.caplen);
     options.checked = s.checked;
     Result<uint64_t> r = s.jit ? s.jit->run(&ctx, sizeof ctx, options) : s.interpreter->run(&ctx, sizeof ctx, options);
     // A run can only fail by exhausting the instruction budget (a loop): 0.
