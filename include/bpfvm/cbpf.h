@@ -139,4 +139,53 @@ Result<std::vector<Insn>> parse(std::string_view text, std::string_view name = "
 Result<std::vector<Insn>> parse(std::string_view text, TextFormat format, std::string_view name = "<input>");
 std::string format(std::span<const Insn> program, TextFormat format);
 
+// ---- seccomp: classic filters on system calls (Linux's seccomp(2)).
+
+// struct seccomp_data: what a seccomp filter's 32-bit loads read.
+struct SeccompData {
+    int32_t nr = 0;
+    uint32_t arch = 0; // AUDIT_ARCH_*
+    uint64_t instruction_pointer = 0;
+    uint64_t args[6] = {};
+};
+static_assert(sizeof(SeccompData) == 64);
+
+// Linux's seccomp_check_filter() after bpf_check_classic(): only the
+// instructions seccomp allows (no packet loads, no mod), `ld [k]` with k a
+// multiple of 4 below 64. Errors name the instruction.
+Result<void> check_seccomp(std::span<const Insn> program);
+
+enum class SeccompAction : uint8_t { KillProcess, KillThread, Trap, Errno, UserNotif, Trace, Log, Allow };
+
+// A filter's return value as the kernel acts on it: the action
+// (SECCOMP_RET_ACTION_FULL bits; an unknown one kills the process) and its
+// data (ERRNO's errno is capped at 4095, as Linux does).
+struct SeccompVerdict {
+    uint32_t value = 0;
+    SeccompAction action = SeccompAction::KillThread;
+    uint16_t data = 0;
+    // "ALLOW", "ERRNO(1)", "KILL_PROCESS", "TRAP(5)", "TRACE(7)", "LOG", "USER_NOTIF", "KILL_THREAD".
+    std::string to_string() const;
+};
+SeccompVerdict seccomp_verdict(uint32_t value);
+
+// A seccomp filter: checked as seccomp(2) checks it, translated (loads of
+// seccomp_data become context loads, as in Linux) and compiled.
+class SeccompFilter {
+public:
+    static Result<SeccompFilter> create(std::span<const Insn> program, Engine engine = Engine::Jit);
+    SeccompFilter(SeccompFilter&&) noexcept;
+    SeccompFilter& operator=(SeccompFilter&&) noexcept;
+    ~SeccompFilter();
+
+    uint32_t run(const SeccompData& data) const;
+    SeccompVerdict evaluate(const SeccompData& data) const { return seccomp_verdict(run(data)); }
+    const std::vector<bpfvm::Insn>& ebpf() const;
+
+private:
+    struct State;
+    explicit SeccompFilter(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
 } // namespace bpfvm::cbpf

@@ -141,8 +141,14 @@ std::string format_asm(std::span<const Insn> p) {
         const Insn& in = p[i];
         if (in.code == (BPF_JMP | BPF_JA)) add_target(static_cast<uint32_t>(i + 1 + in.k));
         else if (is_conditional_jump(in.code)) {
-            add_target(i + 1 + in.jt);
-            add_target(i + 1 + in.jf);
+            // The targets the printed form names (see below).
+            const bool invertible = BPF_OP(in.code) != BPF_JSET;
+            if (in.jf == 0) add_target(i + 1 + in.jt);
+            else if (in.jt == 0 && invertible) add_target(i + 1 + in.jf);
+            else {
+                add_target(i + 1 + in.jt);
+                add_target(i + 1 + in.jf);
+            }
         }
     }
     auto label = [](size_t t) { return fmt::format("L{}", t); };

@@ -219,6 +219,13 @@ Result<Translation> translate(std::span<const Insn> p, Dialect dialect) {
             case BPF_LEN: e.ldxw(kX, kCtx, kLenOffset); break;
             case BPF_IMM: e.alu32_imm(BPF_MOV, kX, static_cast<int32_t>(k)); break;
             case BPF_MEM: e.ldxw(kX, kFp, mem_slot(k)); break;
+            case BPF_ABS:
+                // seccomp (seccomp_check_filter rewrites ld [k] to this):
+                // A = *(u32 *)(ctx + k).
+                if (BPF_SIZE(code) != BPF_W || k >= 0x8000)
+                    return make_error(fmt::format("unknown opcode 0x{:02x}", code), at);
+                e.ldxw(kA, kCtx, static_cast<int16_t>(k));
+                break;
             case BPF_MSH:
                 // X = 4 * (P[k] & 0xf); the load goes through r0, so A is
                 // kept in X meanwhile (as Linux does).
