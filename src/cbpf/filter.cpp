@@ -99,8 +99,9 @@ uint32_t Filter::run(const Packet& packet) const {
     }
     // One RunOptions per thread, so that a run constructs none.
     thread_local RunOptions options;
-    options.packet = std::span<const uint8_t>(packet.data ? packet.data : reinterpret_cast<const uint8_t*>(""),
-                                              packet.caplen);
+    // (No data: an empty packet. An empty span would make the engines read the context instead.)
+    options.packet = packet.data ? std::span<const uint8_t>(packet.data, packet.caplen)
+                                 : std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(""), 0);
     options.checked = s.checked;
     Result<uint64_t> r = s.jit ? s.jit->run(&ctx, sizeof ctx, options) : s.interpreter->run(&ctx, sizeof ctx, options);
     // A run can only fail by exhausting the instruction budget (a loop): 0.

@@ -1,5 +1,8 @@
 // The translation to eBPF, run on both engines: every classic opcode, the
 // ancillary loads, the negative offset areas and the dialect differences.
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "bpfvm/insn.h"
@@ -290,6 +293,34 @@ TEST_P(CbpfRun, BackwardJumpsRunInLibpcapDialect) {
                            jump(BPF_JMP | BPF_JGE | BPF_K, 5, 1, 0), stmt(BPF_JMP | BPF_JA, 0xfffffffb),
                            stmt(BPF_MISC | BPF_TXA, 0),      stmt(BPF_RET | BPF_A, 0)};
     EXPECT_EQ(run(p, {}, Dialect::Libpcap), 5u);
+}
+
+TEST_P(CbpfRun, RunsFromManyThreadsAtOnce) {
+    // ldb [0]; st M[0]; ldb [1]; add M[0] via X; ret a: a per-packet sum.
+    std::vector<Insn> prog = {stmt(BPF_LD | BPF_B | BPF_ABS, 0), stmt(BPF_ST, 0), stmt(BPF_LD | BPF_B | BPF_ABS, 1),
+                              stmt(BPF_LDX | BPF_MEM, 0), stmt(BPF_ALU | BPF_ADD | BPF_X, 0), stmt(BPF_RET | BPF_A, 0)};
+    FilterOptions o;
+    o.engine = GetParam();
+    auto f = Filter::create(prog, o);
+    ASSERT_TRUE(f);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 20000; i++) {
+                const uint8_t data[2] = {static_cast<uint8_t>(t * 50), static_cast<uint8_t>(i & 0xff)};
+                Packet p;
+                p.data = data;
+                p.caplen = 2;
+                if (f->run(p) != uint32_t(data[0]) + data[1]) wrong++;
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+    // No data: an empty packet, whatever caplen says.
+    Packet none;
+    none.caplen = 100;
+    EXPECT_EQ(f->run(none), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, CbpfRun, ::testing::Values(Engine::Jit, Engine::Interpreter),
