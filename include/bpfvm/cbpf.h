@@ -46,8 +46,9 @@ Result<void> check(std::span<const Insn> program, Dialect dialect = Dialect::Lin
 
 // A packet as a classic program sees it. `data` holds `caplen` bytes; loads
 // beyond them fail the program (it returns 0). `wire_len` is what
-// BPF_LD|BPF_LEN loads (libpcap: the original length; Linux: skb->len, the
-// same as caplen). The metadata feeds Linux's ancillary loads (SKF_AD_*).
+// BPF_LD|BPF_LEN loads in both dialects (libpcap: the original length;
+// Linux: skb->len); 0 means caplen. The metadata feeds Linux's ancillary
+// loads (SKF_AD_*).
 struct Packet {
     const uint8_t* data = nullptr;
     uint32_t caplen = 0;

@@ -1,6 +1,7 @@
 // The translation to eBPF, run on both engines: every classic opcode, the
 // ancillary loads, the negative offset areas and the dialect differences.
 #include <atomic>
+#include <cstddef>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -362,4 +363,35 @@ TEST(CbpfTranslate, MapsRegistersAsLinuxDoes) {
     auto bad = to_ebpf(std::vector<Insn>{stmt(BPF_LD | BPF_IMM, 0)});
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().to_string(), "instruction 0: the last instruction must be a return (ret)");
+}
+
+TEST(CbpfContext, NetworkOffsetsAndLayout) {
+    EXPECT_EQ(network_offset_for_linktype(1), 14u);   // DLT_EN10MB
+    EXPECT_EQ(network_offset_for_linktype(12), 0u);   // DLT_RAW
+    EXPECT_EQ(network_offset_for_linktype(113), 16u); // DLT_LINUX_SLL
+    EXPECT_EQ(network_offset_for_linktype(276), 20u); // DLT_LINUX_SLL2
+    EXPECT_EQ(network_offset_for_linktype(0), 4u);    // DLT_NULL
+    EXPECT_EQ(network_offset_for_linktype(99999), 0u);
+    // An ancillary field sits at its SKF_AD_* number.
+    EXPECT_EQ(offsetof(Context, protocol), size_t(SKF_AD_PROTOCOL));
+    EXPECT_EQ(offsetof(Context, pkttype), size_t(SKF_AD_PKTTYPE));
+    EXPECT_EQ(offsetof(Context, ifindex), size_t(SKF_AD_IFINDEX));
+    EXPECT_EQ(offsetof(Context, mark), size_t(SKF_AD_MARK));
+    EXPECT_EQ(offsetof(Context, queue), size_t(SKF_AD_QUEUE));
+    EXPECT_EQ(offsetof(Context, hatype), size_t(SKF_AD_HATYPE));
+    EXPECT_EQ(offsetof(Context, rxhash), size_t(SKF_AD_RXHASH));
+    EXPECT_EQ(offsetof(Context, vlan_tci), size_t(SKF_AD_VLAN_TAG));
+    EXPECT_EQ(offsetof(Context, vlan_present), size_t(SKF_AD_VLAN_TAG_PRESENT));
+    EXPECT_EQ(offsetof(Context, vlan_tpid), size_t(SKF_AD_VLAN_TPID));
+    Packet p;
+    p.caplen = 60;
+    p.wire_len = 0;
+    p.vlan_present = true;
+    p.network_offset = 16;
+    Context c = make_context(p);
+    EXPECT_EQ(c.len, 60u);
+    EXPECT_EQ(c.vlan_present, 1u);
+    EXPECT_EQ(c.network_offset, 16u);
+    p.wire_len = 1500;
+    EXPECT_EQ(make_context(p).len, 1500u);
 }
