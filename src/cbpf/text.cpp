@@ -135,10 +135,17 @@ std::string signed_k(uint32_t k) { return fmt::format("{}", static_cast<int32_t>
 
 std::string format_asm(std::span<const Insn> p) {
     const size_t n = p.size();
+    // A jump out of the program (only in programs that fail the checker)
+    // has no label to name: such an instruction is printed raw.
+    auto leaves_program = [&](size_t i, const Insn& in) {
+        if (in.code == (BPF_JMP | BPF_JA)) return static_cast<uint32_t>(i + 1 + in.k) >= n;
+        return is_conditional_jump(in.code) && (i + 1 + in.jt >= n || i + 1 + in.jf >= n);
+    };
     std::set<size_t> targets;
     auto add_target = [&](size_t t) { targets.insert(t); };
     for (size_t i = 0; i < n; i++) {
         const Insn& in = p[i];
+        if (leaves_program(i, in)) continue;
         if (in.code == (BPF_JMP | BPF_JA)) add_target(static_cast<uint32_t>(i + 1 + in.k));
         else if (is_conditional_jump(in.code)) {
             // The targets the printed form names (see below).
@@ -159,7 +166,7 @@ std::string format_asm(std::span<const Insn> p) {
         const uint32_t k = in.k;
         std::string s;
         const char* size = BPF_SIZE(in.code) == BPF_W ? "ld" : BPF_SIZE(in.code) == BPF_H ? "ldh" : "ldb";
-        switch (in.code) {
+        switch (leaves_program(i, in) ? 0xffff : in.code) {
         case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
             if (const char* e = asm_extension_name(k)) s = fmt::format("{} #{}", size, e);
             else s = fmt::format("{} [{}]", size, signed_k(k));
@@ -183,7 +190,9 @@ std::string format_asm(std::span<const Insn> p) {
         case BPF_ALU | BPF_NEG: s = "neg"; break;
         case BPF_JMP | BPF_JA: s = fmt::format("ja {}", label(static_cast<uint32_t>(i + 1 + k))); break;
         default:
-            if (BPF_CLASS(in.code) == BPF_ALU && in.code <= 0xff && is_known_opcode(in.code)) {
+            if (leaves_program(i, in)) {
+                s = fmt::format("raw 0x{:x}, {}, {}, 0x{:x}", in.code, in.jt, in.jf, k);
+            } else if (BPF_CLASS(in.code) == BPF_ALU && in.code <= 0xff && is_known_opcode(in.code)) {
                 static const std::map<int, const char*> ops = {
                     {BPF_ADD, "add"}, {BPF_SUB, "sub"}, {BPF_MUL, "mul"}, {BPF_DIV, "div"}, {BPF_MOD, "mod"},
                     {BPF_AND, "and"}, {BPF_OR, "or"},   {BPF_XOR, "xor"}, {BPF_LSH, "lsh"}, {BPF_RSH, "rsh"}};
@@ -207,9 +216,6 @@ std::string format_asm(std::span<const Insn> p) {
         }
         out += "    " + s + "\n";
     }
-    // Targets past the end (only in programs that fail the checker).
-    for (size_t t : targets)
-        if (t >= n) out += label(t) + ":\n";
     return out;
 }
 

@@ -236,3 +236,15 @@ TEST(CbpfText, ErrorsNameLineAndColumn) {
               "<input>:3: column 1: jt and jf must be 0 to 255");
     EXPECT_EQ(parse_error("", TextFormat::BpfAsm), "<input>:1: column 1: no instructions");
 }
+
+TEST(CbpfText, JumpsOutOfTheProgramRoundTripRaw) {
+    // Found by fuzz_cbpf: "jmp 21" (an absolute target, as tcpdump -d prints) in a one-instruction program.
+    auto p = parse("jmp 21\n", TextFormat::BpfAsm);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(*p, (std::vector<Insn>{{BPF_JMP | BPF_JA, 0, 0, 20}}));
+    EXPECT_EQ(format(*p, TextFormat::BpfAsm), "    raw 0x5, 0, 0, 0x14\n");
+    std::vector<Insn> q = {jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 9), stmt(BPF_RET | BPF_A, 0)};
+    auto back = parse(format(q, TextFormat::BpfAsm), TextFormat::BpfAsm);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, q);
+}
