@@ -137,9 +137,18 @@ std::string format_asm(std::span<const Insn> p) {
     const size_t n = p.size();
     // A jump out of the program (only in programs that fail the checker)
     // has no label to name: such an instruction is printed raw.
+    // So is an instruction with fields its syntax has no place for (jt or jf
+    // of a non-jump, k of an instruction without a constant).
     auto leaves_program = [&](size_t i, const Insn& in) {
-        if (in.code == (BPF_JMP | BPF_JA)) return static_cast<uint32_t>(i + 1 + in.k) >= n;
-        return is_conditional_jump(in.code) && (i + 1 + in.jt >= n || i + 1 + in.jf >= n);
+        if (in.code == (BPF_JMP | BPF_JA)) return in.jt || in.jf || static_cast<uint32_t>(i + 1 + in.k) >= n;
+        if (is_conditional_jump(in.code))
+            return i + 1 + in.jt >= n || i + 1 + in.jf >= n || (BPF_SRC(in.code) == BPF_X && in.k);
+        if (in.jt || in.jf) return true;
+        const bool no_k = BPF_CLASS(in.code) == BPF_MISC || in.code == (BPF_RET | BPF_A) ||
+                          in.code == (BPF_ALU | BPF_NEG) || in.code == (BPF_LD | BPF_W | BPF_LEN) ||
+                          in.code == (BPF_LDX | BPF_W | BPF_LEN) ||
+                          (BPF_CLASS(in.code) == BPF_ALU && BPF_SRC(in.code) == BPF_X);
+        return no_k && in.k != 0;
     };
     std::set<size_t> targets;
     auto add_target = [&](size_t t) { targets.insert(t); };

@@ -243,7 +243,10 @@ TEST(CbpfText, JumpsOutOfTheProgramRoundTripRaw) {
     ASSERT_TRUE(p);
     EXPECT_EQ(*p, (std::vector<Insn>{{BPF_JMP | BPF_JA, 0, 0, 20}}));
     EXPECT_EQ(format(*p, TextFormat::BpfAsm), "    raw 0x5, 0, 0, 0x14\n");
-    std::vector<Insn> q = {jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 9), stmt(BPF_RET | BPF_A, 0)};
+    std::vector<Insn> q = {jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 9), stmt(BPF_RET | BPF_A, 0),
+                           // Found by fuzz_cbpf: fields the syntax has no place for.
+                           Insn{BPF_LDX | BPF_IMM, 1, 1, 1}, Insn{BPF_MISC | BPF_TAX, 0, 0, 5},
+                           Insn{BPF_ALU | BPF_ADD | BPF_X, 0, 0, 7}, Insn{BPF_JMP | BPF_JA, 1, 0, 0}};
     auto back = parse(format(q, TextFormat::BpfAsm), TextFormat::BpfAsm);
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, q);
