@@ -3,6 +3,7 @@
 // (net/core/filter.c), and run on bpfvm's engines. See docs/cbpf.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
