@@ -349,6 +349,43 @@ void bounds_from_tnum(Scalar& s) {
     s.s32_max = std::min(s.s32_max, static_cast<int32_t>(v | (m & ~sign32)));
     s.u32_min = std::max(s.u32_min, v);
     s.u32_max = std::min(s.u32_max, v | m);
+
+    // Each bound moves to the nearest member of the tnum (a range of
+    // [12, 0x40000] over the tnum {0, 0x40000} is the constant 0x40000).
+    // Signed order is unsigned order with the sign bit flipped. No member
+    // in the bounds leaves them crossed: no value.
+    auto tighten = [](Tnum tn, uint64_t flip, uint64_t& lo, uint64_t& hi) {
+        Tnum f{tn.value ^ (flip & ~tn.mask), tn.mask};
+        uint64_t l = lo ^ flip, h = hi ^ flip;
+        if (l > h)
+            return;
+        if (!tnum_min_at_least(f, l, l) || !tnum_max_at_most(f, h, h) || l > h) {
+            lo = ~uint64_t{0} ^ flip;
+            hi = 0 ^ flip;
+            return;
+        }
+        lo = l ^ flip;
+        hi = h ^ flip;
+    };
+    uint64_t lo = s.umin, hi = s.umax;
+    tighten(t, 0, lo, hi);
+    s.umin = lo;
+    s.umax = hi;
+    lo = static_cast<uint64_t>(s.smin);
+    hi = static_cast<uint64_t>(s.smax);
+    tighten(t, sign64, lo, hi);
+    s.smin = static_cast<int64_t>(lo);
+    s.smax = static_cast<int64_t>(hi);
+    lo = s.u32_min;
+    hi = s.u32_max;
+    tighten(t32, 0, lo, hi);
+    s.u32_min = static_cast<uint32_t>(lo);
+    s.u32_max = static_cast<uint32_t>(hi);
+    lo = static_cast<uint32_t>(s.s32_min);
+    hi = static_cast<uint32_t>(s.s32_max);
+    tighten(t32, sign32, lo, hi);
+    s.s32_min = static_cast<int32_t>(static_cast<uint32_t>(lo));
+    s.s32_max = static_cast<int32_t>(static_cast<uint32_t>(hi));
 }
 
 // Signed and unsigned bounds of one width inform each other.
@@ -797,6 +834,12 @@ Scalar scalar_alu(AluOp op, bool alu64, const Scalar& dst, const Scalar& src) {
             View b32 = view_of(src, 32);
             Tnum t32 = tnum_subreg(r.var_off);
             put_view(r, view_alu(op, view_of(dst, 32), b32, t32));
+        }
+        if (op == AluOp::Lsh && src.is_const() && src.const_value() == 32) {
+            // x << 32 is the low half as a signed number times 2^32 (the
+            // first half of the sign-extension idiom <<32 s>>32).
+            r.smin = std::max(r.smin, int64_t{dst.s32_min} * (int64_t{1} << 32));
+            r.smax = std::min(r.smax, int64_t{dst.s32_max} * (int64_t{1} << 32));
         } else if (op == AluOp::Lsh && src.umax < 32) {
             // Shifted by less than 32, the low half comes from the low half.
             View b{32, static_cast<int64_t>(src.umin), static_cast<int64_t>(src.umax), src.umin, src.umax};
@@ -1088,37 +1131,76 @@ bool scalar_within(const Scalar& inner, const Scalar& outer) {
 
 // ---------------------------------------------------------------------------
 
+namespace {
+
+// Numbers as the kernel's log prints them: decimal when small, hex otherwise.
+std::string log_unsigned(uint64_t v) {
+    char buf[24];
+    if (v <= 512)
+        std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+    else
+        std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+std::string log_signed(int64_t v) {
+    if (v < 0 && v >= -512)
+        return std::to_string(v);
+    if (v < 0) {
+        char buf[24];
+        std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+        return buf;
+    }
+    return log_unsigned(static_cast<uint64_t>(v));
+}
+
+} // namespace
+
 std::string to_string(const Scalar& s) {
     if (s.is_const())
-        return std::to_string(static_cast<int64_t>(s.var_off.value));
-    std::string out = "scalar(";
-    bool first = true;
-    auto field = [&](const char* name, std::string value) {
-        if (!first)
-            out += ',';
-        first = false;
-        out += name;
-        out += '=';
-        out += value;
+        return log_signed(static_cast<int64_t>(s.var_off.value));
+    // The kernel's print_scalar_ranges: the bounds that say something, in
+    // this order, a later min (max) with the same value and sign joining an
+    // earlier one as "smax=umax=255".
+    struct Field {
+        const char* name;
+        uint64_t value;
+        bool omit;
+    } fields[] = {
+        {"smin", static_cast<uint64_t>(s.smin), s.smin == kS64Min},
+        {"smax", static_cast<uint64_t>(s.smax), s.smax == kS64Max},
+        {"umin", s.umin, s.umin == 0},
+        {"umax", s.umax, s.umax == kU64Max},
+        {"smin32", static_cast<uint64_t>(int64_t{s.s32_min}), s.s32_min == kS32Min},
+        {"smax32", static_cast<uint64_t>(int64_t{s.s32_max}), s.s32_max == kS32Max},
+        {"umin32", s.u32_min, s.u32_min == 0},
+        {"umax32", s.u32_max, s.u32_max == kU32Max},
     };
-    if (s.smin != kS64Min)
-        field("smin", std::to_string(s.smin));
-    if (s.smax != kS64Max)
-        field("smax", std::to_string(s.smax));
-    if (s.umin != 0)
-        field("umin", std::to_string(s.umin));
-    if (s.umax != kU64Max)
-        field("umax", std::to_string(s.umax));
-    if (s.s32_min != kS32Min)
-        field("smin32", std::to_string(s.s32_min));
-    if (s.s32_max != kS32Max)
-        field("smax32", std::to_string(s.s32_max));
-    if (s.u32_min != 0)
-        field("umin32", std::to_string(s.u32_min));
-    if (s.u32_max != kU32Max)
-        field("umax32", std::to_string(s.u32_max));
-    if (!s.var_off.is_unknown())
-        field("var_off", to_string(s.var_off));
+    constexpr size_t n = sizeof fields / sizeof fields[0];
+    auto negative = [](const Field& f) { return f.name[0] == 's' && static_cast<int64_t>(f.value) < 0; };
+    std::string out = "scalar(";
+    const char* sep = "";
+    for (size_t i = 0; i < n; ++i) {
+        if (fields[i].omit)
+            continue;
+        out += sep;
+        sep = ",";
+        out += fields[i].name;
+        out += '=';
+        for (size_t j = i + 2; j < n; j += 2) {
+            if (fields[j].omit || fields[j].value != fields[i].value || negative(fields[j]) != negative(fields[i]))
+                continue;
+            fields[j].omit = true;
+            out += fields[j].name;
+            out += '=';
+        }
+        out += fields[i].name[0] == 's' ? log_signed(static_cast<int64_t>(fields[i].value)) : log_unsigned(fields[i].value);
+    }
+    if (!s.var_off.is_unknown()) {
+        out += sep;
+        out += "var_off=";
+        out += to_string(s.var_off);
+    }
     out += ')';
     return out;
 }

@@ -68,20 +68,20 @@ Tnum tnum_sub(Tnum a, Tnum b) {
 Tnum tnum_neg(Tnum a) { return tnum_sub(Tnum::constant(0), a); }
 
 Tnum tnum_mul(Tnum a, Tnum b) {
-    // Long multiplication: a known 1 bit of a adds b's unknown bits shifted,
-    // an unknown bit adds everything b might have there. The known product
-    // of the values is added last.
-    uint64_t known_product = a.value * b.value;
-    Tnum partial = Tnum::constant(0);
+    // Long multiplication over a's bits, b shifted along: a known 1 bit adds
+    // b, an unknown bit adds b or nothing (the union of both partial sums).
+    // This is the form Linux uses since 6.17, more precise than adding the
+    // unknown bits' masks.
+    Tnum acc = Tnum::constant(0);
     while (a.value || a.mask) {
         if (a.value & 1)
-            partial = tnum_add(partial, Tnum{0, b.mask});
+            acc = tnum_add(acc, b);
         else if (a.mask & 1)
-            partial = tnum_add(partial, Tnum{0, b.value | b.mask});
+            acc = tnum_union(acc, tnum_add(acc, b));
         a = tnum_rshift(a, 1);
         b = tnum_lshift(b, 1);
     }
-    return tnum_add(Tnum::constant(known_product), partial);
+    return acc;
 }
 
 Tnum tnum_and(Tnum a, Tnum b) {
@@ -140,6 +140,50 @@ Tnum tnum_bswap(Tnum a, unsigned bits) {
     default:
         return Tnum{__builtin_bswap64(a.value), __builtin_bswap64(a.mask)};
     }
+}
+
+bool tnum_min_at_least(Tnum a, uint64_t z, uint64_t& out) {
+    if (z <= a.value) {
+        out = a.value; // the smallest member
+        return true;
+    }
+    if (z > a.umax())
+        return false;
+    // From the top, z's bits agree with a's until the first known bit of a
+    // that differs.
+    for (int i = 63; i >= 0; --i) {
+        uint64_t bit = uint64_t{1} << i;
+        if ((a.mask & bit) || ((z ^ a.value) & bit) == 0)
+            continue;
+        uint64_t above = i == 63 ? 0 : z & ~((bit << 1) - 1);
+        if (a.value & bit) {
+            // a has 1 where z has 0: z's prefix, this bit, the least below.
+            out = above | bit | (a.value & (bit - 1));
+            return true;
+        }
+        // a has 0 where z has 1: an unknown bit above, 0 in z, must become 1
+        // (the lowest such), with the least below it.
+        for (int j = i + 1; j < 64; ++j) {
+            uint64_t bj = uint64_t{1} << j;
+            if ((a.mask & bj) && !(z & bj)) {
+                uint64_t above_j = j == 63 ? 0 : z & ~((bj << 1) - 1);
+                out = above_j | bj | (a.value & (bj - 1));
+                return true;
+            }
+        }
+        return false;
+    }
+    out = z; // z is a member
+    return true;
+}
+
+bool tnum_max_at_most(Tnum a, uint64_t z, uint64_t& out) {
+    // Complemented, the largest member <= z is the smallest >= ~z.
+    uint64_t r = 0;
+    if (!tnum_min_at_least(Tnum{~a.value & ~a.mask, a.mask}, ~z, r))
+        return false;
+    out = ~r;
+    return true;
 }
 
 bool tnum_is_aligned(Tnum a, uint64_t size) {

@@ -64,6 +64,11 @@ Tnum tnum_sext(Tnum a, unsigned bits);
 // Byte swaps of the low 16, 32 or 64 bits, zero-extended.
 Tnum tnum_bswap(Tnum a, unsigned bits);
 
+// The smallest member of a that is >= z, and the largest that is <= z
+// (unsigned); false when there is none.
+bool tnum_min_at_least(Tnum a, uint64_t z, uint64_t& out);
+bool tnum_max_at_most(Tnum a, uint64_t z, uint64_t& out);
+
 // Is every value a multiple of size (a power of two)?
 bool tnum_is_aligned(Tnum a, uint64_t size);
 // Is every value of b also a value of a? (Linux's tnum_in(a, b).)

@@ -65,7 +65,8 @@ std::string alu_name(const ::testing::TestParamInfo<AluCase>& info) {
 class AluSoundness : public ::testing::TestWithParam<AluCase> {};
 
 TEST_P(AluSoundness, ConcreteResultIsMember) {
-    const auto [op, alu64] = GetParam();
+    const AluOp op = GetParam().op;
+    const bool alu64 = GetParam().alu64;
     ScalarGen gen(static_cast<uint64_t>(op) * 2 + alu64 + 100);
     long checks = 0;
     const int n = sample_count(14000);
@@ -181,7 +182,8 @@ std::string jmp_name(const ::testing::TestParamInfo<JmpCase>& info) {
 class BranchSoundness : public ::testing::TestWithParam<JmpCase> {};
 
 TEST_P(BranchSoundness, TakenAndRefinementAgreeWithConcrete) {
-    const auto [op, jmp32] = GetParam();
+    const JmpOp op = GetParam().op;
+    const bool jmp32 = GetParam().jmp32;
     ScalarGen gen(static_cast<uint64_t>(op) * 2 + jmp32 + 500);
     long checks = 0;
     const int n = sample_count(12000);
