@@ -4,6 +4,7 @@
 // map/helper suite and the examples.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
