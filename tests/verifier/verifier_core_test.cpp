@@ -18,6 +18,7 @@
 #include "bpfvm/asm.h"
 #include "bpfvm/elf.h"
 #include "bpfvm/verifier.h"
+#include "process.h"
 
 using namespace bpfvm;
 
@@ -315,4 +316,23 @@ TEST(VerifierObjects, TheExampleIsAccepted) {
     ASSERT_FALSE(obj->programs().empty());
     auto r = verify(*obj, obj->programs().front());
     EXPECT_TRUE(r) << r.error().to_string();
+}
+
+TEST(VerifierCommand, SaysVerifiedOrWhyNot) {
+    using bpfvm::testing::run_command;
+    using bpfvm::testing::shell_quote;
+    auto ok = run_command(shell_quote(BPFVM_EXE) + " verify " + shell_quote(VERIFIER_EXAMPLE_OBJECT));
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_NE(ok.out.find("histogram (syscall): verified:"), std::string::npos) << ok.out;
+    const std::string refused = std::string(VERIFIER_MAPCONF_OBJECTS) + "/spinlock_call.bpf.o";
+    auto bad = run_command(shell_quote(BPFVM_EXE) + " verify " + shell_quote(refused));
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.out.find("refused: instruction 13: function calls are not allowed while holding a lock"),
+              std::string::npos) << bad.out;
+    EXPECT_NE(bad.out.find("spinlock_call.c:25"), std::string::npos) << bad.out;
+    auto json = run_command(shell_quote(BPFVM_EXE) + " verify -j " + shell_quote(refused));
+    EXPECT_NE(json.out.find("\"verified\":false"), std::string::npos) << json.out;
+    auto none = run_command(shell_quote(BPFVM_EXE) + " verify " + shell_quote(VERIFIER_EXAMPLE_OBJECT) + " -s nope");
+    EXPECT_EQ(none.exit_code, 1);
+    EXPECT_NE(none.err.find("no program or section named 'nope'"), std::string::npos) << none.err;
 }
