@@ -169,6 +169,7 @@ private:
     bool prune_here();
     std::string where(int64_t pc) const;
     Error rejection(const Reject& r) const;
+    Result<void> check_cfg() const;
 };
 
 // ---------------------------------------------------------------------------
@@ -327,8 +328,47 @@ Error Checker::rejection(const Reject& r) const {
     return e;
 }
 
+// check_cfg: every instruction must be reachable from the entry along some
+// edge of the control flow graph (both sides of every branch).
+Result<void> Checker::check_cfg() const {
+    std::vector<bool> seen(insns_.size(), false);
+    std::vector<int64_t> todo{0};
+    auto add = [&](int64_t t) {
+        if (t >= 0 && t < static_cast<int64_t>(insns_.size()) && !seen[static_cast<size_t>(t)]) todo.push_back(t);
+    };
+    while (!todo.empty()) {
+        int64_t i = todo.back();
+        todo.pop_back();
+        if (seen[static_cast<size_t>(i)]) continue;
+        seen[static_cast<size_t>(i)] = true;
+        const Insn& x = insns_[static_cast<size_t>(i)];
+        const uint8_t cls = x.opcode & 0x07, code = x.opcode & 0xf0;
+        if (cls == BPF_LD && (x.opcode & 0xe0) == BPF_IMM) {
+            add(i + 2);
+            if (x.src == BPF_PSEUDO_FUNC) add(i + x.imm + 1);
+            continue;
+        }
+        if (cls != BPF_JMP && cls != BPF_JMP32) {
+            add(i + 1);
+            continue;
+        }
+        if (code == BPF_EXIT) continue;
+        if (code == BPF_CALL) {
+            if (x.src == BPF_PSEUDO_CALL) add(i + x.imm + 1);
+            add(i + 1);
+            continue;
+        }
+        add(i + 1 + ((cls == BPF_JMP32 && code == BPF_JA) ? x.imm : x.off));
+        if (code != BPF_JA) add(i + 1);
+    }
+    for (size_t i = 0; i < insns_.size(); i++)
+        if (prog_.op(i) && !seen[i]) return make_error(fmt::format("unreachable insn {}", i), static_cast<int64_t>(i));
+    return {};
+}
+
 Result<Verified> Checker::run() {
     if (!type_) return make_error(fmt::format("program type {} is not supported by bpfvm's verifier", in_.prog_type));
+    if (auto cfg = check_cfg(); !cfg) return tl::unexpected(cfg.error());
     mark_prune_points();
     Path first;
     Frame f;

@@ -108,7 +108,7 @@ const Case kCases[] = {
      "r1 = *(u32 *)(r1 + 12)\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nr1 = map[fd:0] ll\ncall 1\nr0 += 8\nr0 = 0\nexit",
      "pointer arithmetic on map_value_or_null"},
     {"bounded_loop", BPF_PROG_TYPE_XDP, "r0 = 0\nr1 = 10\nloop:\nr0 += r1\nr1 -= 1\nif r1 != 0 goto loop\nexit", nullptr},
-    {"infinite_loop", BPF_PROG_TYPE_XDP, "r0 = 0\nloop:\nr0 = 0\ngoto loop\nexit", "infinite loop"},
+    {"infinite_loop", BPF_PROG_TYPE_XDP, "r0 = 0\nloop:\nif r0 == 1 goto out\nr0 = 0\ngoto loop\nout:\nexit", "infinite loop"},
     {"local_call", BPF_PROG_TYPE_XDP, "r1 = 5\ncall twice\nexit\ntwice:\nr0 = r1\nr0 += r1\nexit", nullptr},
     {"local_call_returns_stack_pointer", BPF_PROG_TYPE_XDP,
      "call f\nr0 = 0\nexit\nf:\nr1 = 0\n*(u64 *)(r10 - 8) = r1\nr0 = r10\nr0 += -8\nexit", "cannot return stack pointer"},
@@ -121,6 +121,8 @@ const Case kCases[] = {
     {"ringbuf_record_past_end", BPF_PROG_TYPE_XDP,
      "r1 = map[fd:1] ll\nr2 = 8\nr3 = 0\ncall 131\nif r0 == 0 goto out\nr1 = 1\n*(u64 *)(r0 + 4) = r1\n"
      "r1 = r0\nr2 = 0\ncall 132\nout:\nr0 = 0\nexit", "invalid access to memory"},
+    {"unreachable_code", BPF_PROG_TYPE_XDP, "r0 = 0\nexit\nr0 = 1\nexit", "unreachable insn 2"},
+    {"dead_branch_is_reachable_in_the_graph", BPF_PROG_TYPE_XDP, "r0 = 0\nif r0 == 0 goto out\nr0 = 1\nout:\nexit", nullptr},
     {"unknown_helper", BPF_PROG_TYPE_XDP, "call 100000\nr0 = 0\nexit", "invalid func unknown#100000"},
 };
 
