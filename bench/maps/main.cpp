@@ -436,19 +436,16 @@ Result<void> on_threads(unsigned threads, const std::function<Result<void>(unsig
 }
 
 struct Measurement {
-    double ns_per_run = 0;  // per thread, median over repetitions
-    double concurrency = 0; // threads: the threads' busy time / (threads * wall time), median
+    double ns_per_run = 0;  // per thread, in the repetition TimingOptions::median picks
+    double concurrency = 0; // in that repetition: the threads' busy time / (threads * wall time)
 };
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 struct TimingOptions {
     unsigned window_ms = 200;
     unsigned repetitions = 5;
+    // Which repetition: the fastest (other processes on the machine only add
+    // time), or the median one.
+    bool median = false;
 };
 
 // Each repetition: `threads` threads run batches of the program for about
@@ -462,7 +459,7 @@ Result<Measurement> measure(Runner& runner, unsigned threads, const TimingOption
     const bool one_batch = runner.one_batch_per_window();
     const double batch_ns = one_batch ? options.window_ms * 1e6 : 2e6;
     const uint64_t batch = static_cast<uint64_t>(std::clamp(batch_ns / per_run, 16.0, 1e9));
-    std::vector<double> per_rep, concurrency;
+    std::vector<Measurement> reps;
     for (unsigned rep = 0; rep < options.repetitions; rep++) {
         std::atomic<bool> stop{false};
         std::vector<double> busy(threads, 0), runs(threads, 0);
@@ -496,10 +493,11 @@ Result<Measurement> measure(Runner& runner, unsigned threads, const TimingOption
             sum += busy[t] / runs[t];
             total_busy += busy[t];
         }
-        per_rep.push_back(sum / threads);
-        concurrency.push_back(total_busy / (static_cast<double>(threads) * static_cast<double>(end - start)));
+        reps.push_back({sum / threads, total_busy / (static_cast<double>(threads) * static_cast<double>(end - start))});
     }
-    return Measurement{median(per_rep), median(concurrency)};
+    std::sort(reps.begin(), reps.end(),
+              [](const Measurement& a, const Measurement& b) { return a.ns_per_run < b.ns_per_run; });
+    return options.median ? reps[reps.size() / 2] : reps.front();
 }
 
 // ---------------------------------------------------------------------------
@@ -520,7 +518,8 @@ void print_usage() {
                "  --engines=LIST       engines, comma-separated (default: all that are available)\n"
                "  --filter=SUBSTR      only programs whose name contains SUBSTR (empty_loop always runs)\n"
                "  --window-ms=N        wall time of one repetition (default 200)\n"
-               "  --repetitions=N      repetitions per measurement; the median is reported (default 5)\n"
+               "  --repetitions=N      repetitions per measurement (default 5); the fastest is reported\n"
+               "  --median             report the median repetition instead of the fastest\n"
                "  --bpf-object=PATH    the compiled programs (default: $BPFVM_MAP_BENCH_OBJECT, else {})\n\n"
                "Engines:\n",
                BPFVM_MAP_BENCH_OBJECT);
@@ -557,6 +556,7 @@ Result<Options> parse_options(int argc, char** argv) {
         if (a == "--check") o.check = true;
         else if (a.starts_with("--engines=")) o.engines = split(a.substr(10));
         else if (a.starts_with("--filter=")) o.filter = a.substr(9);
+        else if (a == "--median") o.timing.median = true;
         else if (a.starts_with("--bpf-object=")) o.object = a.substr(13);
         else if (a.starts_with("--window-ms=")) {
             if (!parse_unsigned(a.substr(12), 1, &o.timing.window_ms))
@@ -705,9 +705,9 @@ int run(int argc, char** argv) {
         if (c.kind->name == "kernel") kernel = &c;
     }
 
-    fmt::print("\nns per map operation: (ns per run - ns per run of empty_loop) / operations per run; median of {} "
+    fmt::print("\nns per map operation: (ns per run - ns per run of empty_loop) / operations per run; {} of {} "
                "repetitions of {} ms; two threads: per thread, both at once (CPUs 0 and 1)\n\n",
-               options->timing.repetitions, options->timing.window_ms);
+               options->timing.median ? "median" : "fastest", options->timing.repetitions, options->timing.window_ms);
     std::string header = "| map | operation |";
     std::string rule = "|---|---|";
     for (const auto& c : columns) {

@@ -412,39 +412,41 @@ uint64_t strncmp(uint64_t s1, uint64_t s1_size, uint64_t s2, uint64_t, uint64_t,
     return 0;
 }
 
-uint64_t strtol(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
+// bpf_strtol / bpf_strtoul: the argument checks (named after `helper`), the
+// result zeroed first (Linux 6.11+: 0 unless a number is read), the parse;
+// `convert` turns the digits and sign into the stored value or an error.
+template <typename Convert>
+uint64_t strtox(std::string_view helper, uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res,
+                ExecContext* ctx, Convert convert) {
     const uint32_t n = static_cast<uint32_t>(buf_len);
-    if (!ARG(buf, n, false)) return ret(-EFAULT);
-    if (!res || !ARG(res, 8, true)) return ret(-EINVAL);
-    std::memset(reinterpret_cast<void*>(res), 0, 8); // Linux 6.11+: 0 unless a number is read
+    if (!check_argument(ctx, helper, "buf", buf, n, false)) return ret(-EFAULT);
+    if (!res || !check_argument(ctx, helper, "res", res, 8, true)) return ret(-EINVAL);
+    std::memset(reinterpret_cast<void*>(res), 0, 8);
     unsigned long long v = 0;
     bool negative = false;
     long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
     if (consumed < 0) return ret(consumed);
-    long long value;
-    if (negative) {
-        if (static_cast<long long>(0 - v) > 0) return ret(-ERANGE);
-        value = static_cast<long long>(0 - v);
-    } else {
-        if (static_cast<long long>(v) < 0) return ret(-ERANGE);
-        value = static_cast<long long>(v);
-    }
+    uint64_t value = 0;
+    if (long e = convert(v, negative, &value)) return ret(e);
     std::memcpy(reinterpret_cast<void*>(res), &value, 8);
     return ret(consumed);
 }
 
+uint64_t strtol(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
+    return strtox(__func__, buf, buf_len, flags, res, ctx, [](unsigned long long v, bool negative, uint64_t* out) -> long {
+        const long long value = negative ? static_cast<long long>(0 - v) : static_cast<long long>(v);
+        if (negative ? value > 0 : value < 0) return -ERANGE;
+        *out = static_cast<uint64_t>(value);
+        return 0;
+    });
+}
+
 uint64_t strtoul(uint64_t buf, uint64_t buf_len, uint64_t flags, uint64_t res, uint64_t, ExecContext* ctx) {
-    const uint32_t n = static_cast<uint32_t>(buf_len);
-    if (!ARG(buf, n, false)) return ret(-EFAULT);
-    if (!res || !ARG(res, 8, true)) return ret(-EINVAL);
-    std::memset(reinterpret_cast<void*>(res), 0, 8); // Linux 6.11+: 0 unless a number is read
-    unsigned long long v = 0;
-    bool negative = false;
-    long consumed = strtoull_common(reinterpret_cast<const char*>(buf), n, flags, &v, &negative);
-    if (consumed < 0) return ret(consumed);
-    if (negative) return ret(-EINVAL);
-    std::memcpy(reinterpret_cast<void*>(res), &v, 8);
-    return ret(consumed);
+    return strtox(__func__, buf, buf_len, flags, res, ctx, [](unsigned long long v, bool negative, uint64_t* out) -> long {
+        if (negative) return -EINVAL;
+        *out = v;
+        return 0;
+    });
 }
 
 uint64_t csum_diff(uint64_t from, uint64_t from_size, uint64_t to, uint64_t to_size, uint64_t seed,

@@ -113,8 +113,8 @@ bool program_may_access(ExecContext* ctx, uint64_t addr, uint64_t size, bool wri
     return ctx->may_access(addr, size, write);
 }
 
-bool check_argument(ExecContext* ctx, std::string_view helper, std::string_view what, uint64_t addr, uint64_t size,
-                    bool write) {
+bool check_argument_checked(ExecContext* ctx, std::string_view helper, std::string_view what, uint64_t addr,
+                            uint64_t size, bool write) {
     if (program_may_access(ctx, addr, size, write)) return true;
     ctx->fail(Error{fmt::format("bpf_{}: {} ({} byte{} at 0x{:x}) is not memory the program may {}", helper, what, size,
                                 size == 1 ? "" : "s", addr, write ? "write" : "read"),

@@ -37,7 +37,9 @@ TEST(ProbeRead, CopiesReadableMemory) {
         char dst[11] = {};
         EXPECT_EQ(s(fn(u(dst), 10, u(src), 0, 0, nullptr)), 0);
         EXPECT_EQ(std::string(dst, 10), "0123456789");
-        EXPECT_EQ(s(fn(u(dst), 0, 0, 0, 0, nullptr)), 0); // size 0: nothing to read
+        // Size 0: nothing to read, but NULL is a user address, which the
+        // kernel variant refuses first (Linux: -ERANGE).
+        EXPECT_EQ(s(fn(u(dst), 0, 0, 0, 0, nullptr)), fn == helpers::probe_read_kernel ? -ERANGE : 0);
     }
 }
 
@@ -47,7 +49,8 @@ TEST(ProbeRead, BadAddressGivesEfaultAndZeroes) {
     for (ProbeFn fn : {helpers::probe_read, helpers::probe_read_user, helpers::probe_read_kernel}) {
         char dst[16];
         std::memset(dst, 'Z', sizeof dst);
-        EXPECT_EQ(s(fn(u(dst), 16, 0, 0, 0, nullptr)), -EFAULT); // NULL
+        // NULL: unreadable; for the kernel variant a user address (Linux: -ERANGE).
+        EXPECT_EQ(s(fn(u(dst), 16, 0, 0, 0, nullptr)), fn == helpers::probe_read_kernel ? -ERANGE : -EFAULT);
         EXPECT_EQ(std::string(dst, 16), std::string(16, '\0'));
         std::memset(dst, 'Z', sizeof dst);
         // Straddling into the unreadable page: all or nothing.
@@ -99,8 +102,35 @@ TEST(ProbeReadStr, FaultBeforeTheZero) {
         g.edge()[-1] = 0;
         EXPECT_EQ(s(fn(u(dst), sizeof dst, u(g.edge() - 8), 0, 0, nullptr)), 8);
         EXPECT_EQ(std::string(dst), "xxxxxxx");
-        EXPECT_EQ(s(fn(u(dst), sizeof dst, 0, 0, 0, nullptr)), -EFAULT);
+        EXPECT_EQ(s(fn(u(dst), sizeof dst, 0, 0, 0, nullptr)), fn == helpers::probe_read_kernel_str ? -ERANGE : -EFAULT);
     }
+}
+
+TEST(ProbeRead, AddressSpacesInTheCheckedMode) {
+    // A checked run's memory (its stack, regions) is bpfvm's "kernel" memory;
+    // the rest of the process is "user" memory.
+    alignas(8) uint8_t stack[512] = {};
+    const char user[] = "user data";
+    char kernel[16] = "kernel data";
+    MemoryRegion regions[2] = {{u(kernel), sizeof kernel, true, "kernel"}, {}};
+    ExecContext c;
+    c.checked = true;
+    c.regions = regions;
+    c.capacity = 2;
+    c.num_regions = 1;
+    c.stack_lo = u(stack);
+    c.stack_hi = u(stack) + sizeof stack;
+    char* dst = reinterpret_cast<char*>(stack);
+    EXPECT_EQ(s(helpers::probe_read_kernel(u(dst), 8, u(kernel), 0, 0, &c)), 0);
+    EXPECT_EQ(std::string(dst, 8), "kernel d");
+    EXPECT_EQ(s(helpers::probe_read_kernel(u(dst), 8, u(user), 0, 0, &c)), -ERANGE);
+    EXPECT_EQ(std::string(dst, 8), std::string(8, '\0'));
+    EXPECT_EQ(s(helpers::probe_read_user(u(dst), 8, u(user), 0, 0, &c)), 0);
+    EXPECT_EQ(std::string(dst, 8), "user dat");
+    EXPECT_EQ(s(helpers::probe_read_user(u(dst), 8, u(kernel), 0, 0, &c)), -EFAULT);
+    EXPECT_EQ(std::string(dst, 8), std::string(8, '\0'));
+    EXPECT_EQ(s(helpers::probe_read(u(dst), 8, u(kernel), 0, 0, &c)), 0); // the legacy helper reads either
+    EXPECT_EQ(s(helpers::probe_read(u(dst), 8, u(user), 0, 0, &c)), 0);
 }
 
 TEST(ProbeReadStr, LongStringsAcrossPages) {
