@@ -30,11 +30,18 @@ static void count(__u32 value)
         bpf_map_update_elem(&counts, &value, &one, BPF_NOEXIST);
 }
 
+struct header {
+    __u8 bytes[HEADER_BYTES];
+};
+
 SEC("syscall")
-int histogram(const __u8 *data)
+int histogram(const struct header *ctx)
 {
+    /* Unrolled: the kernel's verifier (and bpfvm's) wants context reads at
+     * constant offsets from the context pointer. */
+#pragma clang loop unroll(full)
     for (int i = 0; i < HEADER_BYTES; i++)
-        count(data[i]);
+        count(ctx->bytes[i]);
     __sync_fetch_and_add(&runs, 1);
     return 0;
 }

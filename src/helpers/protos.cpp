@@ -47,7 +47,7 @@ const Description kDescriptions[] = {
     {BPF_FUNC_map_delete_elem, true, false, true, RetKind::Integer, 0, {kMap, kKey}},
     {BPF_FUNC_probe_read, true, true, false, RetKind::Integer, 0, {kUninitMem, kSizeOrZero, kAny}},
     {BPF_FUNC_ktime_get_ns, true, false, false, RetKind::Integer, 0, {}},
-    {BPF_FUNC_trace_printk, true, true, false, RetKind::Integer, 0, {kRoMem, kSize, kAny, kAny, kAny}},
+    {BPF_FUNC_trace_printk, true, true, false, RetKind::Integer, 0, {kRoMem, kSize}}, // Linux checks two: the values are optional
     {BPF_FUNC_get_prandom_u32, true, false, false, RetKind::Integer, 0, {}},
     {BPF_FUNC_get_smp_processor_id, true, false, false, RetKind::Integer, 0, {}},
     {BPF_FUNC_tail_call, false, false, false, RetKind::Void, 0, {kCtx, kMap, kAny}},
