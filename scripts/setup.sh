@@ -14,6 +14,7 @@ BPFVM_PACKAGES=(
     linux-libc-dev libelf-dev zlib1g-dev libbpf-dev libpcap-dev   # libpcap: tcpdump expressions, live capture
     libfmt-dev nlohmann-json3-dev libcli11-dev libexpected-dev
     libgtest-dev libgmock-dev libbenchmark-dev
+    python3-dpkt golang-github-google-gopacket-dev   # real captures the pcap tests read (BSD licences)
 )
 
 bpfvm_install_packages() {
